@@ -1,0 +1,1 @@
+"""The ECS resource model and its operations."""

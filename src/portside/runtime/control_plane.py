@@ -1,0 +1,41 @@
+"""Run the control plane: open the store, serve the API, stop cleanly on a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+
+from aiohttp import web
+
+from portside.api.app import App
+from portside.api.server import make_app
+from portside.config import Settings
+
+
+async def serve(settings: Settings, on_ready: Callable[[App], None] | None = None) -> None:
+    app = App.open(settings)
+    runner = web.AppRunner(make_app(app), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+        await site.start()
+        if on_ready is not None:
+            on_ready(app)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        app.close()
+
+
+def run(settings: Settings, on_ready: Callable[[App], None] | None = None) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(serve(settings, on_ready))
+    except ImportError:
+        asyncio.run(serve(settings, on_ready))

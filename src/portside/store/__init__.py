@@ -1,0 +1,1 @@
+"""Persistence: an in-memory view of every resource, written through to SQL."""

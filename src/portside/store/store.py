@@ -1,0 +1,207 @@
+"""The store: every resource in memory, every change written through to SQL first.
+
+portside's control plane is one process that owns its database. It loads all
+documents at start-up into per-kind dictionaries (plus a per-parent index, so
+"the tasks of this cluster" costs no scan), serves reads from memory, and makes
+each mutation durable before it becomes visible: ``commit`` writes the batch and
+bumps the revision in one SQL transaction, and only then updates memory. The
+revision update is conditional (``WHERE value = expected``), so a second
+process writing the same database is detected instead of silently merged.
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a commit that returned has
+reached the disk. PostgreSQL is chosen by URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import StaticPool
+
+from portside.domain.codec import from_doc, to_doc
+from portside.store.tables import meta, objects
+
+
+class Resource(Protocol):
+    KIND: ClassVar[str]
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def parent(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    kind: str
+    key: str
+
+
+Change = Resource | Delete
+
+
+class ConflictError(RuntimeError):
+    """The database revision moved under us: another process writes this database."""
+
+
+class Store:
+    """Resources by kind and key, durable on commit."""
+
+    def __init__(self, url: str, kinds: Mapping[str, type[Any]]):
+        self.url = url
+        self._kinds = dict(kinds)
+        self.engine = _engine(url)
+        _migrate(self.engine)
+        self._by_kind: dict[str, dict[str, Any]] = {k: {} for k in self._kinds}
+        self._by_parent: dict[tuple[str, str], dict[str, Any]] = {}
+        self.revision = 0
+        self._load()
+
+    # -- reads -----------------------------------------------------------
+
+    def get(self, kind: str, key: str) -> Any | None:
+        return self._by_kind[kind].get(key)
+
+    def all(self, kind: str) -> Mapping[str, Any]:
+        """Every resource of a kind, in creation order (a live view: do not mutate)."""
+        return self._by_kind[kind]
+
+    def children(self, kind: str, parent: str) -> Mapping[str, Any]:
+        """Resources of a kind under one parent (e.g. the tasks of a cluster)."""
+        return self._by_parent.get((kind, parent), {})
+
+    # -- writes ----------------------------------------------------------
+
+    def commit(self, changes: Sequence[Change], expected_revision: int | None = None) -> int:
+        """Make ``changes`` durable, then visible; return the new revision."""
+        if expected_revision is not None and expected_revision != self.revision:
+            raise ConflictError(f"expected revision {expected_revision}, at {self.revision}")
+        if not changes:
+            return self.revision
+        puts: list[dict[str, Any]] = []
+        deletes: list[Delete] = []
+        for change in changes:
+            if isinstance(change, Delete):
+                deletes.append(change)
+            else:
+                puts.append(
+                    {
+                        "kind": change.KIND,
+                        "id": change.key,
+                        "parent": change.parent,
+                        "doc": json.dumps(to_doc(change), separators=(",", ":")),
+                    }
+                )
+        new_revision = self.revision + 1
+        with self.engine.begin() as conn:
+            bumped = conn.execute(
+                update(meta)
+                .where(meta.c.key == "revision", meta.c.value == self.revision)
+                .values(value=new_revision)
+            )
+            if bumped.rowcount != 1:
+                raise ConflictError("the database revision changed: is another server running?")
+            if puts:
+                conn.execute(self._upsert(), puts)
+            for d in deletes:
+                conn.execute(
+                    objects.delete().where(objects.c.kind == d.kind, objects.c.id == d.key)
+                )
+        self.revision = new_revision
+        for change in changes:
+            if isinstance(change, Delete):
+                self._forget(change.kind, change.key)
+            else:
+                self._remember(change)
+        return new_revision
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- internals -------------------------------------------------------
+
+    def _upsert(self) -> Any:
+        dialect = sqlite if self.engine.dialect.name == "sqlite" else postgresql
+        stmt = dialect.insert(objects)
+        return stmt.on_conflict_do_update(
+            index_elements=[objects.c.kind, objects.c.id],
+            set_={"doc": stmt.excluded.doc, "parent": stmt.excluded.parent},
+        )
+
+    def _remember(self, obj: Any) -> None:
+        kind, key, parent = obj.KIND, obj.key, obj.parent
+        old = self._by_kind[kind].get(key)
+        if old is not None and old.parent != parent:
+            self._by_parent.get((kind, old.parent), {}).pop(key, None)
+        self._by_kind[kind][key] = obj
+        if parent is not None:
+            self._by_parent.setdefault((kind, parent), {})[key] = obj
+
+    def _forget(self, kind: str, key: str) -> None:
+        old = self._by_kind[kind].pop(key, None)
+        if old is not None and old.parent is not None:
+            self._by_parent.get((kind, old.parent), {}).pop(key, None)
+
+    def _load(self) -> None:
+        with self.engine.connect() as conn:
+            self.revision = conn.execute(
+                select(meta.c.value).where(meta.c.key == "revision")
+            ).scalar_one()
+            rows = conn.execute(select(objects.c.kind, objects.c.doc)).all()
+        loaded: list[Any] = []
+        for kind, doc in rows:
+            cls = self._kinds.get(kind)
+            if cls is not None:
+                loaded.append(from_doc(cls, json.loads(doc)))
+        loaded.sort(key=_order)
+        for obj in loaded:
+            self._remember(obj)
+
+
+def _order(obj: Any) -> tuple[str, float]:
+    """Creation order within a kind, so listings keep the order resources were made in."""
+    at = getattr(obj, "created_at", None) or getattr(obj, "registered_at", None)
+    return obj.KIND, at.timestamp() if at is not None else 0.0
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=" + os.environ.get("PORTSIDE_SQLITE_SYNC", "FULL"))
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _migrate(engine: Engine) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def sqlite_url(data_dir: str | os.PathLike[str]) -> str:
+    return f"sqlite:///{Path(data_dir).resolve() / 'portside.db'}"
