@@ -89,7 +89,7 @@ async def handle(request: web.Request) -> web.Response:
         caller = sigv4.verify(
             request.method,
             request.raw_path.split("?", 1)[0],
-            request.query_string,
+            request.rel_url.raw_query_string,
             request.headers,  # type: ignore[arg-type]
             body,
             app.secrets,

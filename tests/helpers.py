@@ -1,0 +1,129 @@
+"""Test support: a real portside server in a subprocess, and clients for it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+REGION = "us-east-1"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def unique(prefix: str = "t") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Server:
+    """A ``portside up`` process on a free port."""
+
+    data_dir: Path
+    database_url: str | None = None
+    port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        env = dict(os.environ)
+        env.pop("PORTSIDE_DATABASE_URL", None)
+        if self.database_url:
+            env["PORTSIDE_DATABASE_URL"] = self.database_url
+        self.log_path = self.data_dir / f"server-{self.port}.log"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = self._spawn(log, env)
+        self.wait_ready()
+        return self
+
+    def _spawn(self, log: Any, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "portside.cli.main", "up", "--port", str(self.port),
+             "--data-dir", str(self.data_dir), *self.extra_args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"portside exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                with urllib.request.urlopen(self.endpoint + "/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"portside did not become ready:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=15)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+    def client(self, service: str = "ecs", **kw: Any) -> Any:
+        return client(self.endpoint, service, **kw)
+
+    def cli_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",
+            AWS_DEFAULT_REGION=REGION,
+            AWS_PAGER="",
+        )
+        return env
+
+    def aws(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the AWS CLI against this server (``aws ecs list-clusters`` …)."""
+        aws = Path(sys.executable).with_name("aws")
+        return subprocess.run(
+            [str(aws), "--endpoint-url", self.endpoint, "--output", "json", *args],
+            capture_output=True,
+            text=True,
+            env=self.cli_env(),
+            check=check,
+            timeout=60,
+        )
+
+
+def client(endpoint: str, service: str = "ecs", *, key: str = "test", secret: str = "test",
+           region: str = REGION) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )
