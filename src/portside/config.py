@@ -31,6 +31,10 @@ class Settings:
     credentials: dict[str, str] = field(default_factory=dict)
     database_url: str | None = None
     max_body_bytes: int = 1 << 20
+    agent_heartbeat_timeout: float = field(  # s without a heartbeat: agentConnected false
+        default_factory=lambda: float(os.environ.get("PORTSIDE_AGENT_HEARTBEAT_TIMEOUT", "30")))
+    agent_credential_ttl: float = field(  # s a per-instance agent key pair stays valid
+        default_factory=lambda: float(os.environ.get("PORTSIDE_AGENT_CREDENTIAL_TTL", "43200")))
 
     @property
     def store_url(self) -> str:

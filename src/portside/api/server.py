@@ -16,7 +16,6 @@ import inspect
 import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
@@ -35,6 +34,7 @@ from portside.aws.errors import (
 from portside.aws.protocols import CBOR, JSON, Encoded, WireProtocol
 from portside.aws.shapes import decode_input, encode_output
 from portside.domain.scope import Scope
+from portside.runtime import agent_sessions
 
 log = logging.getLogger("portside.api")
 
@@ -44,7 +44,7 @@ _BY_SMITHY = {s.smithy_name: s for s in SERVICES}
 
 
 def _load_handlers() -> None:
-    import portside.api.ecs  # noqa: F401  (registers handlers)
+    import portside.api.ecs
     import portside.api.servicediscovery  # noqa: F401
 
 
@@ -90,7 +90,7 @@ async def handle(request: web.Request) -> web.Response:
             request.method,
             request.raw_path.split("?", 1)[0],
             request.rel_url.raw_query_string,
-            request.headers,  # type: ignore[arg-type]
+            request.headers,
             body,
             app.secrets,
             now,
@@ -137,6 +137,7 @@ def make_app(app: App) -> web.Application:
     web_app = web.Application(client_max_size=app.settings.max_body_bytes)
     web_app[APP_KEY] = app
     web_app.router.add_get("/health", health)
+    web_app.router.add_get(agent_sessions.PATH, agent_sessions.handle)
     web_app.router.add_route("POST", "/{tail:.*}", handle)
     return web_app
 

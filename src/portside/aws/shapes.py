@@ -33,7 +33,7 @@ TimestampEncoder = Callable[[datetime], Any]
 @cache
 def snake(name: str) -> str:
     """The snake_case form of a wire member name (botocore's own rule)."""
-    return xform_name(name)
+    return str(xform_name(name))
 
 
 @cache

@@ -4,13 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from portside.domain.ecs.account_setting import AccountSetting
+from portside.domain.ecs.agent_credential import AgentCredential
 from portside.domain.ecs.capacity_provider import CapacityProvider
 from portside.domain.ecs.cluster import Cluster
+from portside.domain.ecs.container_instance import ContainerInstance
+from portside.domain.ecs.service import Service
+from portside.domain.ecs.task import Task
+from portside.domain.ecs.task_definition import TaskDefinition, TaskDefinitionFamily
+from portside.domain.servicediscovery.instance import Instance as SdInstance
+from portside.domain.servicediscovery.namespace import Namespace as SdNamespace
+from portside.domain.servicediscovery.operation import Operation as SdOperation
+from portside.domain.servicediscovery.service import Service as SdService
 
 KINDS: dict[str, type[Any]] = {
     cls.KIND: cls
     for cls in (
         Cluster,
         CapacityProvider,
+        AccountSetting,
+        AgentCredential,
+        ContainerInstance,
+        Service,
+        Task,
+        TaskDefinition, TaskDefinitionFamily,
+        SdNamespace, SdService, SdInstance, SdOperation,
     )
 }

@@ -11,6 +11,7 @@ from aiohttp import web
 from portside.api.app import App
 from portside.api.server import make_app
 from portside.config import Settings
+from portside.runtime.components import components
 
 
 async def serve(settings: Settings, on_ready: Callable[[App], None] | None = None) -> None:
@@ -20,13 +21,17 @@ async def serve(settings: Settings, on_ready: Callable[[App], None] | None = Non
     try:
         site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
         await site.start()
+        stop = asyncio.Event()
+        background = [asyncio.create_task(c(app, stop)) for c in components()]
         if on_ready is not None:
             on_ready(app)
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
     finally:
         await runner.cleanup()
         app.close()

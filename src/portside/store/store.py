@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -65,6 +65,7 @@ class Store:
         self._by_kind: dict[str, dict[str, Any]] = {k: {} for k in self._kinds}
         self._by_parent: dict[tuple[str, str], dict[str, Any]] = {}
         self.revision = 0
+        self._listeners: list[Callable[[Sequence[Change]], None]] = []
         self._load()
 
     # -- reads -----------------------------------------------------------
@@ -123,7 +124,17 @@ class Store:
                 self._forget(change.kind, change.key)
             else:
                 self._remember(change)
+        for listener in self._listeners:
+            listener(changes)
         return new_revision
+
+    def subscribe(self, listener: Callable[[Sequence[Change]], None]) -> None:
+        """Call ``listener(changes)`` after every commit, once the changes are visible.
+
+        Listeners run on the committing thread (the event loop) and must be quick:
+        they note what changed and wake a loop; they never commit themselves.
+        """
+        self._listeners.append(listener)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -27,3 +27,26 @@ class Failure:
     arn: str | None = None
     reason: str = ""
     detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PortReservation:
+    """A host port a task holds on its instance."""
+
+    port: int
+    protocol: str = "tcp"  # tcp | udp
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """What a placed task holds on its container instance until it is STOPPED.
+
+    ``cpu`` in CPU units (1024 per vCPU), ``memory`` in MiB, host ports,
+    GPU ids, and whether it uses an ENI slot (awsvpc network mode).
+    """
+
+    cpu: int = 0
+    memory: int = 0
+    ports: tuple[PortReservation, ...] = ()
+    gpus: tuple[str, ...] = ()
+    eni: bool = False

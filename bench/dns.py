@@ -1,0 +1,299 @@
+"""DNS throughput and latency: portside's DNS server against dnsmasq, side by side.
+
+    .venv/bin/python bench/dns.py [--seconds 5] [--clients 4] [--window 8] [--instances 8 100]
+
+Serves the same records from both servers: for each instance count N, a Cloud
+Map-style service ``_svcN._tcp.bench.local`` with A and SRV records (MULTIVALUE,
+all healthy), instance ids like ECS task ids, each SRV target with its A record.
+portside runs as ``python -m portside.dns`` (uvloop) pinned to one core;
+dnsmasq (Debian's, ``apt-get install dnsmasq``) runs with --no-daemon, the same
+records as --host-record / --srv-host lines, pinned to the same core.
+
+The client is ``--clients`` processes pinned to the other cores, each with one
+UDP socket and ``--window`` queries in flight, every query a prebuilt packet
+(EDNS0, 1232-byte payload, as resolvers send) with only its id rewritten;
+latency is from send to receive of that id. Total in flight is
+clients x window, so by Little's law latency is about in-flight / rate.
+
+Semantics differ on purpose: portside answers at most 8 records
+(MULTIVALUE), dnsmasq all of them, so for 100 instances dnsmasq's answer does
+not fit and comes back truncated (TC). Each result carries the mean answer size
+and the share of truncated answers.
+
+The machine is shared with other work: besides wall-clock queries per second,
+each result has the server's own CPU seconds (from /proc) and queries per
+CPU-second, which is what "qps on one core" means when the core is not all ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from portside.dns.wire import encode_name
+
+ZONE = "bench.local"
+TTL = 60
+
+
+@dataclass(frozen=True)
+class Target:
+    server: str
+    host: str
+    port: int
+    pid: int
+
+
+def task_id(n: int) -> str:
+    return f"{n:08x}{'a1b2c3d4' * 3}"
+
+
+def zones_doc(counts: list[int]) -> list[dict[str, Any]]:
+    services = [
+        {
+            "name": f"_svc{count}._tcp",
+            "records": [{"type": "A", "ttl": TTL}, {"type": "SRV", "ttl": TTL}],
+            "routing_policy": "MULTIVALUE",
+            "instances": [
+                {"id": task_id(n), "ipv4": _ip(n), "port": 20000 + n} for n in range(1, count + 1)
+            ],
+        }
+        for count in counts
+    ]
+    return [{"name": ZONE, "services": services}]
+
+
+def dnsmasq_conf(counts: list[int]) -> str:
+    lines = []
+    for count in counts:
+        service = f"_svc{count}._tcp.{ZONE}"
+        for n in range(1, count + 1):
+            target = f"{task_id(n)}.{service}"
+            lines.append(f"host-record={service},{_ip(n)}")
+            lines.append(f"host-record={target},{_ip(n)}")
+            lines.append(f"srv-host={service},{target},{20000 + n},1,1")
+    return "\n".join(lines) + "\n"
+
+
+def _ip(n: int) -> str:
+    return f"10.{n // 65536}.{n // 256 % 256}.{n % 256}"
+
+
+QTYPES = {"A": 1, "SOA": 6, "SRV": 33}
+
+
+def query_packet(name: str, qtype: str) -> bytes:
+    """A query with recursion desired and an EDNS0 OPT record (payload 1232)."""
+    header = struct.pack("!6H", 0, 0x0100, 1, 0, 0, 1)
+    question = encode_name(name) + struct.pack("!HH", QTYPES[qtype], 1)
+    return header + question + b"\x00" + struct.pack("!HHIH", 41, 1232, 0, 0)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def portside(workdir: Path, counts: list[int], core: int) -> Iterator[Target]:
+    path = workdir / "zones.json"
+    path.write_text(json.dumps(zones_doc(counts)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "portside.dns", "--zones", str(path), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        os.sched_setaffinity(proc.pid, {core})
+        assert proc.stdout is not None
+        line = proc.stdout.readline().split()
+        if not line or line[0] != "listening":
+            raise RuntimeError("python -m portside.dns did not start")
+        yield Target("portside", line[1], int(line[2]), proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def dnsmasq(workdir: Path, counts: list[int], core: int) -> Iterator[Target]:
+    binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    if not os.path.exists(binary):
+        raise SystemExit("dnsmasq is not installed: apt-get install -y dnsmasq")
+    conf = workdir / "dnsmasq.conf"
+    conf.write_text(dnsmasq_conf(counts))
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
+         "--bind-interfaces", "--no-resolv", "--no-hosts", f"--conf-file={conf}",
+         f"--local-ttl={TTL}", "--pid-file=", "--user=root", "--group=root"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        os.sched_setaffinity(proc.pid, {core})
+        _wait_answering("127.0.0.1", port)
+        yield Target("dnsmasq", "127.0.0.1", port, proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _wait_answering(host: str, port: int) -> None:
+    query = query_packet(ZONE, "SOA")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        for _ in range(50):
+            sock.sendto(query, (host, port))
+            try:
+                sock.recv(4096)
+                return
+            except TimeoutError:
+                continue
+    raise RuntimeError(f"nothing answers DNS on {host}:{port}")
+
+
+def client(
+    host: str, port: int, packet: bytes, seconds: float, window: int, cores: set[int], out: Any
+) -> None:
+    """One client process: ``window`` queries in flight for ``seconds``."""
+    os.sched_setaffinity(0, cores)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.connect((host, port))
+    sock.settimeout(0.25)
+    template = bytearray(packet)
+    sent_at: dict[int, float] = {}
+    latencies: list[float] = []
+    sizes = truncated = lost = 0
+    next_id = 0
+    clock = time.perf_counter
+    end = clock() + seconds
+
+    def send() -> None:
+        nonlocal next_id
+        next_id = (next_id + 1) & 0xFFFF
+        struct.pack_into("!H", template, 0, next_id)
+        sent_at[next_id] = clock()
+        sock.send(template)
+
+    for _ in range(window):
+        send()
+    while clock() < end:
+        try:
+            reply = sock.recv(65535)
+        except TimeoutError:
+            lost += len(sent_at)
+            sent_at.clear()
+            for _ in range(window):
+                send()
+            continue
+        start = sent_at.pop(struct.unpack_from("!H", reply)[0], None)
+        if start is None:
+            continue
+        latencies.append(clock() - start)
+        sizes += len(reply)
+        truncated += (reply[2] >> 1) & 1
+        send()
+    out.put((latencies, sizes, truncated, lost))
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(target: Target, name: str, qtype: str, args: argparse.Namespace, cores: set[int]) -> dict[str, Any]:
+    packet = query_packet(name, qtype)
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=client, args=(target.host, target.port, packet, args.seconds, args.window, cores, queue))
+        for _ in range(args.clients)
+    ]
+    cpu0, wall0 = cpu_seconds(target.pid), time.perf_counter()
+    for p in procs:
+        p.start()
+    results = [queue.get() for _ in procs]
+    wall, cpu = time.perf_counter() - wall0, cpu_seconds(target.pid) - cpu0
+    for p in procs:
+        p.join()
+    latencies = sorted(x for r in results for x in r[0])
+    answered = len(latencies)
+    return {
+        "server": target.server,
+        "query": f"{qtype} {name}",
+        "answered": answered,
+        "qps": round(answered / args.seconds),
+        "p50_ms": round(latencies[answered // 2] * 1000, 3) if answered else None,
+        "p99_ms": round(latencies[int(answered * 0.99)] * 1000, 3) if answered else None,
+        "server_cpu_s": round(cpu, 2),
+        "qps_per_server_cpu_s": round(answered / cpu) if cpu else None,
+        "mean_answer_bytes": round(sum(r[1] for r in results) / answered) if answered else None,
+        "truncated_share": round(sum(r[2] for r in results) / answered, 3) if answered else None,
+        "lost": sum(r[3] for r in results),
+        "wall_s": round(wall, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--window", type=int, default=8)
+    parser.add_argument("--instances", type=int, nargs="+", default=[8, 100])
+    parser.add_argument("--servers", nargs="+", default=["portside", "dnsmasq"])
+    args = parser.parse_args()
+    cores = sorted(os.sched_getaffinity(0))
+    server_core = cores[0]
+    client_cores = set(cores[1:]) or {server_core}
+    starters = {"portside": portside, "dnsmasq": dnsmasq}
+    results: list[dict[str, Any]] = []
+    loadavg = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="bench-dns-") as tmp:
+        for server in args.servers:
+            with starters[server](Path(tmp), args.instances, server_core) as target:
+                for count in args.instances:
+                    name = f"_svc{count}._tcp.{ZONE}"
+                    for qtype in ("A", "SRV"):
+                        results.append(measure(target, name, qtype, args, client_cores))
+    ratios = {}
+    for row in results:
+        if row["server"] != "portside":
+            continue
+        other = next((r for r in results if r["server"] == "dnsmasq" and r["query"] == row["query"]), None)
+        if other and other["qps"] and other["qps_per_server_cpu_s"]:
+            ratios[row["query"]] = {
+                "qps": round(row["qps"] / other["qps"], 2),
+                "qps_per_server_cpu_s": round(row["qps_per_server_cpu_s"] / other["qps_per_server_cpu_s"], 2),
+            }
+    print(json.dumps({
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "cores": len(cores),
+        "server_core": server_core,
+        "client_cores": sorted(client_cores),
+        "in_flight": args.clients * args.window,
+        "loadavg_before": loadavg,
+        "results": results,
+        "ratio_portside_to_dnsmasq": ratios,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

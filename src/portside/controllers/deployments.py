@@ -1,0 +1,208 @@
+"""A service's deployments: failure accounting, the circuit breaker, rollback, completion.
+
+ECS's rolling update keeps one PRIMARY deployment (the one new tasks come
+from) and ACTIVE ones whose tasks are being replaced; a deployment with no
+tasks left is INACTIVE and leaves the list. The primary's ``rolloutState``
+starts IN_PROGRESS, becomes COMPLETED when the service reaches a steady
+state, or FAILED when the circuit breaker trips.
+
+The circuit breaker (Developer Guide, "How the Amazon ECS deployment circuit
+breaker detects failures") counts failed tasks in two stages: while no task
+of the deployment has reached RUNNING, tasks that stop before RUNNING; after
+that, tasks replaced for failing their health checks. By default the count is
+consecutive (a healthy task resets it; ``resetOnHealthyTask: false`` makes it
+cumulative). When it reaches :func:`~portside.controllers.fenceposts.failure_threshold`
+the deployment is FAILED and launches nothing more; with ``rollback`` the most
+recent COMPLETED deployment becomes PRIMARY again and IN_PROGRESS (so it is
+not a rollback target again until it completes).
+
+The counts are recomputed from the tasks on every pass, so they are level
+based: the same tasks always give the same ``failedTasks``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from portside.controllers import service_events as ev
+from portside.controllers.fenceposts import failure_threshold
+from portside.controllers.task_state import (
+    failed_at,
+    failed_health,
+    failed_to_start,
+    is_live,
+    is_pending,
+)
+from portside.domain.ecs.service import Deployment, Service
+from portside.domain.ecs.task import Task
+
+FAILED_REASON = "ECS deployment circuit breaker: tasks failed to start."
+
+
+def in_progress_reason(deployment_id: str) -> str:
+    return f"ECS deployment {deployment_id} in progress."
+
+
+def completed_reason(deployment_id: str) -> str:
+    return f"ECS deployment {deployment_id} completed."
+
+
+def rollback_reason(deployment_id: str) -> str:
+    return f"ECS deployment circuit breaker: rolling back to deploymentId {deployment_id}."
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    """``deploymentCircuitBreaker`` as configured (disabled when absent)."""
+
+    enable: bool = False
+    rollback: bool = False
+    reset_on_healthy_task: bool = True
+    threshold_type: str = "BOUNDED_PERCENT"
+    threshold_value: int = 50
+
+    @staticmethod
+    def of(raw: Any) -> Breaker:
+        if not isinstance(raw, Mapping):
+            return Breaker()
+        threshold = raw.get("threshold_configuration") or {}
+        return Breaker(
+            enable=bool(raw.get("enable")),
+            rollback=bool(raw.get("rollback")),
+            reset_on_healthy_task=raw.get("reset_on_healthy_task", True) is not False,
+            threshold_type=threshold.get("type") or "BOUNDED_PERCENT",
+            threshold_value=int(threshold.get("value", 50)),
+        )
+
+
+def succeeded(t: Task, checked: bool) -> bool:
+    """Reached RUNNING (and HEALTHY, when checked) and was not replaced for its health."""
+    if t.started_at is None or failed_health(t):
+        return False
+    return not checked or t.health_status == "HEALTHY"
+
+
+def failed_tasks(tasks: Sequence[Task], checked: bool, reset_on_healthy: bool = True) -> int:
+    """The circuit breaker's failure count for one deployment's tasks (see the docstring)."""
+    stage2 = any(t.started_at is not None for t in tasks)
+    failed = failed_health if stage2 else failed_to_start
+    fails = [failed_at(t) for t in tasks if failed(t)]
+    if not reset_on_healthy:
+        return len(fails)
+    last_ok = max((t.started_at for t in tasks if t.started_at and succeeded(t, checked)),
+                  default=None)
+    return sum(1 for f in fails if last_ok is None or f > last_ok)
+
+
+def start_failures(tasks: Sequence[Task]) -> tuple[int, datetime | None]:
+    """Tasks that failed to start since one last reached RUNNING, and when the last did."""
+    last_run = max((t.started_at for t in tasks if t.started_at), default=None)
+    fails = [
+        failed_at(t) for t in tasks
+        if failed_to_start(t) and (last_run is None or failed_at(t) > last_run)
+    ]
+    return len(fails), max(fails, default=None)
+
+
+def trip_breaker(
+    svc: Service, failures: Mapping[str, int], now: datetime
+) -> tuple[Service, list[str]]:
+    """The service after the circuit breaker looked at the primary deployment."""
+    primary = svc.primary
+    breaker = Breaker.of(svc.deployment_configuration.deployment_circuit_breaker)
+    if primary is None or not breaker.enable or primary.rollout_state != "IN_PROGRESS":
+        return svc, []
+    threshold = failure_threshold(
+        svc.desired_count, breaker.threshold_type, breaker.threshold_value
+    )
+    if failures.get(primary.id, 0) < threshold:
+        return svc, []
+    failed = dataclasses.replace(
+        primary, rollout_state="FAILED", rollout_state_reason=FAILED_REASON, updated_at=now
+    )
+    messages = [ev.deployment_failed(svc.service_name, primary.id)]
+    target = _rollback_target(svc, primary) if breaker.rollback else None
+    if target is None:
+        deployments = tuple(failed if d.id == primary.id else d for d in svc.deployments)
+        return dataclasses.replace(svc, deployments=deployments), messages
+    back = dataclasses.replace(
+        target,
+        status="PRIMARY",
+        rollout_state="IN_PROGRESS",
+        rollout_state_reason=rollback_reason(target.id),
+        desired_count=svc.desired_count,
+        updated_at=now,
+    )
+    failed = dataclasses.replace(failed, status="ACTIVE")
+    rest = tuple(d for d in svc.deployments if d.id not in (primary.id, target.id))
+    return (
+        dataclasses.replace(
+            svc,
+            deployments=(back, failed, *rest),
+            task_definition=back.task_definition,
+            launch_type=back.launch_type,
+            capacity_provider_strategy=back.capacity_provider_strategy,
+            network_configuration=back.network_configuration,
+            platform_version=back.platform_version,
+        ),
+        messages,
+    )
+
+
+def _rollback_target(svc: Service, primary: Deployment) -> Deployment | None:
+    done = [d for d in svc.deployments if d.id != primary.id and d.rollout_state == "COMPLETED"]
+    return max(done, key=lambda d: d.created_at, default=None)
+
+
+def settle(
+    svc: Service,
+    tasks_after: Mapping[str, Sequence[Task]],
+    failures: Mapping[str, int],
+    steady: bool,
+    desired: int,
+    now: datetime,
+) -> tuple[tuple[Deployment, ...], list[str]]:
+    """Deployments with their counts after this pass, completion, and INACTIVE pruning.
+
+    ``tasks_after`` holds, per deployment id, the tasks that are not yet STOPPED
+    once this pass's stops and starts are applied (tasks on lost instances left
+    out). ``desired`` is the service's desired count (the eligible instance count
+    for a DAEMON service).
+    """
+    messages: list[str] = []
+    out: list[Deployment] = []
+    for d in svc.deployments:
+        mine = tasks_after.get(d.id, ())
+        live = [t for t in mine if is_live(t)]
+        changes: dict[str, Any] = dict(
+            running_count=sum(1 for t in live if t.last_status == "RUNNING"),
+            pending_count=sum(1 for t in live if is_pending(t)),
+            failed_tasks=failures.get(d.id, 0),
+            desired_count=desired if d.status == "PRIMARY" else len(live),
+        )
+        if d.status == "PRIMARY" and steady and d.rollout_state == "IN_PROGRESS":
+            changes.update(rollout_state="COMPLETED", rollout_state_reason=completed_reason(d.id))
+            messages.append(ev.deployment_completed(svc.service_name, d.id))
+        if d.status == "ACTIVE" and not mine:
+            changes["status"] = "INACTIVE"
+        updated = dataclasses.replace(d, **changes)
+        if updated != d:
+            updated = dataclasses.replace(updated, updated_at=now)
+        out.append(updated)
+    return _prune(out), messages
+
+
+def _prune(deployments: list[Deployment]) -> tuple[Deployment, ...]:
+    """Drop INACTIVE deployments, except the newest COMPLETED one while the primary is not."""
+    primary_done = any(
+        d.status == "PRIMARY" and d.rollout_state == "COMPLETED" for d in deployments
+    )
+    keep: Deployment | None = None
+    if not primary_done:
+        done = [d for d in deployments if d.status == "INACTIVE" and d.rollout_state == "COMPLETED"]
+        keep = max(done, key=lambda d: d.created_at, default=None)
+    return tuple(d for d in deployments if d.status != "INACTIVE" or d is keep)

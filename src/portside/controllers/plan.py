@@ -1,0 +1,167 @@
+"""One service as the controller sees it, and the plan both schedulers fill in.
+
+:class:`View` gathers, once per pass, the service's tasks, the condition of
+the instances they run on and the health rules; :func:`triage` makes the
+decisions that do not depend on the scheduling strategy (a task on a lost
+instance, or failing its health checks past the grace period, is stopped now);
+:class:`Plan` is what REPLICA or DAEMON scheduling then adds: what to stop and
+why, how many tasks to start and where, the messages for the event log, and
+when time alone could change the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from portside.controllers import service_events as ev
+from portside.controllers.task_state import (
+    ACTIVE,
+    DRAINING,
+    HEALTH_REASON,
+    LOST,
+    Policy,
+    healthy,
+    is_pending,
+    started,
+    unhealthy_since_grace,
+)
+from portside.domain.ecs.cluster import Cluster
+from portside.domain.ecs.container_instance import ContainerInstance
+from portside.domain.ecs.service import Service
+from portside.domain.ecs.task import Task
+
+
+def scaling_reason(deployment_id: str | None) -> str:
+    """ECS's stoppedReason for a task the service scheduler scales in or replaces."""
+    return f"Scaling activity initiated by (deployment {deployment_id})"
+
+
+def draining_reason(instance_id: str) -> str:
+    return f"Task stopped because container instance {instance_id} is DRAINING."
+
+
+def lost_reason(instance_id: str, grace: timedelta) -> str:
+    return (
+        f"Task stopped because the agent of container instance {instance_id} has been "
+        f"disconnected for more than {int(grace.total_seconds())} seconds."
+    )
+
+
+@dataclass
+class View:
+    """A service's tasks and instances at one moment."""
+
+    svc: Service
+    cluster: Cluster
+    now: datetime
+    policy: Policy
+    instances: Mapping[str, ContainerInstance]
+    tasks: Sequence[Task]
+    """The service's tasks that have not STOPPED."""
+    conditions: Mapping[str, str]
+    """Instance ARN -> ACTIVE | DRAINING | LOST, for the instances those tasks are on."""
+    checked: Callable[[str], bool]
+    """Task definition ARN -> whether an essential container has a health check."""
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(seconds=self.svc.health_check_grace_period_seconds or 0)
+
+    def condition(self, t: Task) -> str:
+        arn = t.container_instance_arn
+        return ACTIVE if arn is None else self.conditions.get(arn, LOST)
+
+    def healthy(self, t: Task) -> bool:
+        return healthy(t, self.checked(t.task_definition_arn), self.now, self.policy)
+
+    def instance_id(self, t: Task) -> str:
+        return (t.container_instance_arn or "").rsplit("/", 1)[-1]
+
+
+@dataclass
+class Plan:
+    stops: list[tuple[Task, str]] = field(default_factory=list)
+    launches: int = 0
+    """REPLICA: how many tasks of the primary deployment to place."""
+    targets: list[str] = field(default_factory=list)
+    """DAEMON: the instances that each get one task of the primary deployment."""
+    messages: list[str] = field(default_factory=list)
+    wake: list[datetime] = field(default_factory=list)
+    desired: int = 0
+    steady: bool = False
+
+    def stop(self, t: Task, reason: str) -> None:
+        self.stops.append((t, reason))
+
+
+@dataclass
+class Triage:
+    counted: int = 0
+    """Tasks that count toward maximumPercent: not STOPPED, not on a lost instance."""
+    live: list[Task] = field(default_factory=list)
+    """Live tasks left for the scheduling strategy to sort out."""
+    stopping: list[Task] = field(default_factory=list)
+    """Asked to stop already, not STOPPED yet."""
+
+
+def triage(view: View, plan: Plan) -> Triage:
+    """Stop what must stop whatever the strategy; return the rest."""
+    out = Triage()
+    for t in view.tasks:
+        cond = view.condition(t)
+        if cond == LOST:
+            if t.desired_status == "RUNNING":
+                plan.stop(t, lost_reason(view.instance_id(t), view.policy.agent_grace))
+            continue
+        out.counted += 1
+        if t.desired_status != "RUNNING":
+            out.stopping.append(t)
+            continue
+        checked = view.checked(t.task_definition_arn)
+        if unhealthy_since_grace(t, checked, view.now, view.grace):
+            plan.stop(t, HEALTH_REASON)
+            plan.messages.append(ev.unhealthy(view.svc.service_name, t.task_id))
+            continue
+        if checked and t.health_status == "UNHEALTHY":
+            plan.wake.append(started(t) + view.grace)
+        if cond == DRAINING and is_pending(t):
+            plan.stop(t, draining_reason(view.instance_id(t)))
+            continue
+        if t.last_status == "RUNNING" and not checked and not view.healthy(t):
+            plan.wake.append(started(t) + view.policy.settle)
+        out.live.append(t)
+    return out
+
+
+def scale_in_order(view: View, candidates: Sequence[Task], n: int) -> list[Task]:
+    """Which ``n`` of ``candidates`` to stop when scaling in.
+
+    Not-yet-running tasks first, then unhealthy ones, then — as ECS does to keep
+    a service balanced — tasks from the Availability Zone, then the instance,
+    holding the most of this service's tasks; the newest task breaks ties.
+    """
+    left = list(candidates)
+    chosen: list[Task] = []
+    while left and len(chosen) < n:
+        zones: dict[str | None, int] = {}
+        hosts: dict[str | None, int] = {}
+        for t in left:
+            zones[t.availability_zone] = zones.get(t.availability_zone, 0) + 1
+            hosts[t.container_instance_arn] = hosts.get(t.container_instance_arn, 0) + 1
+
+        def key(t: Task) -> tuple[int, int, int, int, float, str]:
+            return (
+                0 if t.last_status != "RUNNING" else 1,
+                0 if not view.healthy(t) else 1,
+                -zones[t.availability_zone],
+                -hosts[t.container_instance_arn],
+                -t.created_at.timestamp(),
+                t.task_arn,
+            )
+
+        pick = min(left, key=key)
+        chosen.append(pick)
+        left.remove(pick)
+    return chosen

@@ -1,0 +1,91 @@
+"""REPLICA scheduling: keep ``desiredCount`` tasks of the primary deployment.
+
+The live tasks split in two. *Keep*: the primary deployment's tasks on ACTIVE
+instances. *Retire*: everything else — tasks of older deployments, and the
+primary's tasks on DRAINING instances — to be replaced. Then, within the
+fenceposts of :func:`~portside.controllers.fenceposts.resolve_fenceposts`:
+
+1. scale in: more keepers than desired stop at once (ECS's balance order);
+2. start: the missing keepers, as far as ``max_total`` leaves room (tasks asked
+   to stop count until they have STOPPED) and the start throttle allows;
+3. retire: retirees that are not healthy stop at once; healthy ones only while
+   more than ``min_healthy`` healthy tasks remain.
+
+A FAILED primary deployment (circuit breaker without rollback) launches
+nothing and retires nothing: the deployment is stalled, as in ECS.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from portside.controllers.fenceposts import resolve_fenceposts
+from portside.controllers.plan import (
+    Plan,
+    View,
+    draining_reason,
+    scale_in_order,
+    scaling_reason,
+    triage,
+)
+from portside.controllers.task_state import ACTIVE, DRAINING
+
+
+def plan_replica(view: View, throttled_until: datetime | None) -> Plan:
+    svc, now = view.svc, view.now
+    plan = Plan(desired=svc.desired_count)
+    primary = svc.primary
+    seen = triage(view, plan)
+    if primary is None:
+        return plan
+    cfg = svc.deployment_configuration
+    min_healthy, max_total = resolve_fenceposts(
+        svc.desired_count, cfg.minimum_healthy_percent, cfg.maximum_percent
+    )
+    keep = [t for t in seen.live if t.started_by == primary.id and view.condition(t) == ACTIVE]
+    kept = {t.task_arn for t in keep}
+    retire = [t for t in seen.live if t.task_arn not in kept]
+    stalled = primary.rollout_state == "FAILED"
+
+    excess = len(keep) - svc.desired_count
+    for t in scale_in_order(view, keep, excess):
+        plan.stop(t, scaling_reason(t.started_by))
+        keep.remove(t)
+
+    missing = svc.desired_count - len(keep)
+    room = max_total - seen.counted
+    if missing > 0 and not stalled:
+        if throttled_until is not None and now < throttled_until:
+            plan.wake.append(throttled_until)
+        else:
+            plan.launches = max(0, min(missing, room))
+
+    if not stalled:
+        healthy_now = sum(1 for t in keep + retire if view.healthy(t))
+        allowed = healthy_now - min_healthy
+        retire.sort(key=lambda t: (view.healthy(t), t.created_at, t.task_arn))
+        for t in retire:
+            if view.healthy(t):
+                if allowed <= 0:
+                    break
+                allowed -= 1
+            why = (
+                draining_reason(view.instance_id(t))
+                if view.condition(t) == DRAINING
+                else scaling_reason(t.started_by)
+            )
+            plan.stop(t, why)
+
+    plan.steady = (
+        not plan.stops
+        and plan.launches == 0
+        and not seen.stopping
+        and not retire
+        and len(keep) == svc.desired_count
+        and all(
+            t.last_status == "RUNNING"
+            and (not view.checked(t.task_definition_arn) or t.health_status == "HEALTHY")
+            for t in keep
+        )
+    )
+    return plan

@@ -1,0 +1,1 @@
+"""Cloud Map: namespaces, services, instances and the operations that change them."""

@@ -1,0 +1,22 @@
+"""The control plane's background loops, started with the API server.
+
+Each component is ``async def run(app, stop)``: it works until ``stop`` is set.
+Add a component by appending it to :func:`components`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from portside.api.app import App
+
+Component = Callable[[App, asyncio.Event], Awaitable[None]]
+
+
+def components() -> list[Component]:
+    from portside.runtime import agent_sessions
+
+    found: list[Component] = []
+    found.append(agent_sessions.run)
+    return found

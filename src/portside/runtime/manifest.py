@@ -1,0 +1,146 @@
+"""The TaskManifest an instance's agent receives: its whole desired state.
+
+Every task placed on the instance whose ``last_status`` is not STOPPED, each
+as a TaskPayload (docs/agent-protocol.md): the task's identity and desired
+status, and its task definition's containers and volumes in ECS's camelCase
+wire form (botocore's ContainerDefinition and Volume shapes) with the task's
+overrides already applied, so the agent never needs the task definition.
+
+Overrides follow RunTask's documented rules: ``command`` replaces the
+definition's command; ``environment`` variables are added to the definition's,
+an override winning over a variable of the same name; ``environmentFiles`` are
+added; ``cpu``, ``memory``, ``memoryReservation`` replace; ``resourceRequirements``
+replace those of the same type. Task-level ``cpu``/``memory`` overrides replace
+the definition's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+import botocore.session
+from botocore.model import Shape
+
+from portside.aws.shapes import encode_output, epoch_seconds
+from portside.domain.ecs.container_instance import ContainerInstance
+from portside.domain.ecs.task import Task
+from portside.domain.ecs.task_definition import TaskDefinition
+from portside.store.store import Store
+
+
+@cache
+def shape(name: str) -> Shape:
+    """A shape of botocore's ECS model, by name."""
+    model = botocore.session.get_session().get_service_model("ecs")
+    return model.shape_for(name)
+
+
+def _wire(name: str, value: Any) -> Any:
+    return encode_output(shape(name), value, epoch_seconds)
+
+
+def instance_tasks(store: Store, instance: ContainerInstance) -> list[Task]:
+    """The tasks placed on ``instance`` that are not STOPPED yet, oldest first."""
+    return [
+        t
+        for t in store.children(Task.KIND, instance.cluster_arn).values()
+        if t.container_instance_arn == instance.container_instance_arn
+        and t.last_status != "STOPPED"
+    ]
+
+
+def apply_container_override(c: Mapping[str, Any], o: Mapping[str, Any]) -> dict[str, Any]:
+    """A container definition (snake_case) with one ContainerOverride applied."""
+    out = dict(c)
+    if o.get("command") is not None:
+        out["command"] = list(o["command"])
+    if o.get("environment"):
+        env = {e["name"]: e for e in out.get("environment") or ()}
+        env.update({e["name"]: e for e in o["environment"]})
+        out["environment"] = list(env.values())
+    if o.get("environment_files"):
+        out["environment_files"] = [*(out.get("environment_files") or ()), *o["environment_files"]]
+    for key in ("cpu", "memory", "memory_reservation"):
+        if o.get(key) is not None:
+            out[key] = o[key]
+    if o.get("resource_requirements"):
+        replaced = {r["type"] for r in o["resource_requirements"]}
+        kept = [r for r in out.get("resource_requirements") or () if r["type"] not in replaced]
+        out["resource_requirements"] = [*kept, *o["resource_requirements"]]
+    return out
+
+
+def _containers(task: Task, td: TaskDefinition | None) -> list[dict[str, Any]]:
+    overrides = {o.get("name"): o for o in (task.overrides or {}).get("container_overrides") or ()}
+    arns = {c.name: c.container_arn for c in task.containers}
+    out = []
+    for c in td.container_definitions if td is not None else ():
+        applied = apply_container_override(c, overrides.get(c["name"]) or {})
+        wire = _wire("ContainerDefinition", applied)
+        wire["containerArn"] = arns.get(c["name"])
+        out.append(wire)
+    return out
+
+
+def _service_name(task: Task) -> str | None:
+    if task.service_arn:
+        return task.service_arn.rsplit("/", 1)[-1]
+    if task.group and task.group.startswith("service:"):
+        return task.group.split(":", 1)[1]
+    return None
+
+
+def task_payload(task: Task, td: TaskDefinition | None) -> dict[str, Any]:
+    """One TaskPayload (camelCase, as the agent reads it)."""
+    overrides = task.overrides or {}
+    payload: dict[str, Any] = {
+        "taskArn": task.task_arn,
+        "clusterArn": task.cluster_arn,
+        "taskDefinitionArn": task.task_definition_arn,
+        "family": td.family if td is not None else None,
+        "revision": td.revision if td is not None else None,
+        "version": task.version,
+        "desiredStatus": task.desired_status,
+        "networkMode": (td.network_mode if td is not None else None) or "bridge",
+        "cpu": overrides.get("cpu") or (td.cpu if td is not None else None),
+        "memory": overrides.get("memory") or (td.memory if td is not None else None),
+        "containers": _containers(task, td),
+        "volumes": [_wire("Volume", v) for v in (td.volumes if td is not None else ())],
+        "attachments": [_wire("Attachment", a) for a in task.attachments] or None,
+        "serviceName": _service_name(task),
+        "availabilityZone": task.availability_zone,
+        "launchType": task.launch_type,
+        "group": task.group,
+        "startedBy": task.started_by,
+    }
+    if task.desired_status == "STOPPED":
+        payload["stopReason"] = task.stopped_reason
+        payload["stopCode"] = task.stop_code
+    return {k: v for k, v in payload.items() if v is not None}
+
+
+def manifest_tasks(store: Store, instance: ContainerInstance) -> list[dict[str, Any]]:
+    """The ``tasks`` of the instance's TaskManifest."""
+    return [_payload(store, t) for t in instance_tasks(store, instance)]
+
+
+def _payload(store: Store, task: Task) -> dict[str, Any]:
+    td = store.get(TaskDefinition.KIND, task.task_definition_arn)
+    return task_payload(task, td if isinstance(td, TaskDefinition) else None)
+
+
+def instances_touched(changes: Iterable[Any]) -> set[str]:
+    """The instance ARNs whose session a batch of store changes may concern.
+
+    A task's instance (its manifest may change) and a changed instance itself
+    (it may have been deregistered).
+    """
+    out = set()
+    for c in changes:
+        if isinstance(c, Task) and c.container_instance_arn is not None:
+            out.add(c.container_instance_arn)
+        elif isinstance(c, ContainerInstance):
+            out.add(c.container_instance_arn)
+    return out

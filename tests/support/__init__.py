@@ -1,0 +1,1 @@
+"""Support code shared by test suites: locally built images, helpers for agents."""
