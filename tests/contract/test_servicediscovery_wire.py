@@ -149,7 +149,8 @@ class Sandbox:
                 Filters=[{"Name": "NAMESPACE_ID", "Values": [ns], "Condition": "EQ"}]
             )["Services"]
             for svc in services:
-                for inst in self.sd.list_instances(ServiceId=svc["Id"])["Instances"]:
+                pages = self.sd.get_paginator("list_instances").paginate(ServiceId=svc["Id"])
+                for inst in [i for page in pages for i in page["Instances"]]:
                     self.sd.deregister_instance(ServiceId=svc["Id"], InstanceId=inst["Id"])
                 self.sd.delete_service(Id=svc["Id"])
             try:

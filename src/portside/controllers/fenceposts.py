@@ -16,9 +16,9 @@ def resolve_fenceposts(
     """``(min_healthy, max_total)`` for a service of ``desired`` tasks.
 
     ``min_healthy`` is the number of healthy tasks that must remain while tasks
-    are replaced: ``desired × minimumHealthyPercent / 100`` rounded *up*.
+    are replaced: ``desired * minimumHealthyPercent / 100`` rounded *up*.
     ``max_total`` is the number of tasks that may exist (pending, running, or
-    asked to stop but not yet stopped): ``desired × maximumPercent / 100``
+    asked to stop but not yet stopped): ``desired * maximumPercent / 100``
     rounded *down*. When the two meet (both 100 %, say), nothing could ever be
     replaced, so one task may be unavailable — Kubernetes' rule, so that a
     rollout or a drain always makes progress::
@@ -46,7 +46,7 @@ def resolve_fenceposts(
 def failure_threshold(desired: int, kind: str = "BOUNDED_PERCENT", value: int = 50) -> int:
     """Failed tasks that trip the deployment circuit breaker.
 
-    ECS's default (``BOUNDED_PERCENT`` 50): ``0.5 × desired count`` rounded up,
+    ECS's default (``BOUNDED_PERCENT`` 50): ``0.5 * desired count`` rounded up,
     at least 3 and at most 200. ``UNBOUNDED_PERCENT`` drops the bounds (but a
     threshold is at least 1); ``COUNT`` is the value itself::
 
@@ -95,4 +95,4 @@ def start_delay(consecutive_failures: int) -> timedelta:
     if consecutive_failures < THROTTLE_AFTER:
         return timedelta(0)
     doublings = min(consecutive_failures - THROTTLE_AFTER, 20)
-    return min(THROTTLE_FIRST * (2**doublings), THROTTLE_MAX)
+    return min(THROTTLE_FIRST * (1 << doublings), THROTTLE_MAX)

@@ -145,23 +145,29 @@ def scale_in_order(view: View, candidates: Sequence[Task], n: int) -> list[Task]
     left = list(candidates)
     chosen: list[Task] = []
     while left and len(chosen) < n:
-        zones: dict[str | None, int] = {}
-        hosts: dict[str | None, int] = {}
-        for t in left:
-            zones[t.availability_zone] = zones.get(t.availability_zone, 0) + 1
-            hosts[t.container_instance_arn] = hosts.get(t.container_instance_arn, 0) + 1
-
-        def key(t: Task) -> tuple[int, int, int, int, float, str]:
-            return (
-                0 if t.last_status != "RUNNING" else 1,
-                0 if not view.healthy(t) else 1,
-                -zones[t.availability_zone],
-                -hosts[t.container_instance_arn],
-                -t.created_at.timestamp(),
-                t.task_arn,
-            )
-
-        pick = min(left, key=key)
+        pick = min(left, key=_scale_in_key(view, left))
         chosen.append(pick)
         left.remove(pick)
     return chosen
+
+
+def _scale_in_key(
+    view: View, left: Sequence[Task]
+) -> Callable[[Task], tuple[int, int, int, int, float, str]]:
+    zones: dict[str | None, int] = {}
+    hosts: dict[str | None, int] = {}
+    for t in left:
+        zones[t.availability_zone] = zones.get(t.availability_zone, 0) + 1
+        hosts[t.container_instance_arn] = hosts.get(t.container_instance_arn, 0) + 1
+
+    def key(t: Task) -> tuple[int, int, int, int, float, str]:
+        return (
+            0 if t.last_status != "RUNNING" else 1,
+            0 if not view.healthy(t) else 1,
+            -zones[t.availability_zone],
+            -hosts[t.container_instance_arn],
+            -t.created_at.timestamp(),
+            t.task_arn,
+        )
+
+    return key

@@ -165,7 +165,7 @@ def decide(
         messages.append(ev.stopped(svc.service_name, [t.task_id for t in stopped]))
     if problem:
         messages.append(problem)
-    steady = plan.steady and not started and problem is None
+    steady = plan.steady and not started and problem is None and svc is original
 
     after = _after(view, started, stopped)
     deployments, done = settle(svc, _by_deployment(after), failures, steady, plan.desired, now)

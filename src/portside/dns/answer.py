@@ -21,7 +21,8 @@ Pure: no clock, no I/O; randomness comes from the ``rng`` argument.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from portside.dns import wire
 from portside.dns.index import Index, Node, Policy, RrSet, ZoneData, compile_zones
@@ -31,12 +32,12 @@ MULTIVALUE_LIMIT = 8
 MAX_CNAME_CHAIN = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
+class Resolution(NamedTuple):
     rcode: int
-    answer: list[wire.Rr]
+    answer: Sequence[wire.Rr]
     authority: tuple[wire.Rr, ...] = ()
     outside: bool = False  # the name is in none of the zones
+    direct: bool = False  # one RRset owned by the query name: the fast path
 
 
 OUTSIDE = Resolution(wire.REFUSED, [], (), True)
@@ -47,15 +48,14 @@ def resolve(index: Index, key: bytes, qtype: int, rng: random.Random) -> Resolut
     node = index.nodes.get(key)
     if node is None:
         return _missing(index, key, [])
+    rrset = node.rrsets.get(qtype)
+    if rrset is not None:  # the common case, first
+        return Resolution(wire.NOERROR, choose(rrset, rng), (), False, True)
     if qtype == wire.ANY:
         every = [rr for rrset in node.rrsets.values() for rr in choose(rrset, rng)]
         return Resolution(wire.NOERROR, every, () if every else node.zone.negative)
     answer: list[wire.Rr] = []
-    for _ in range(MAX_CNAME_CHAIN + 1):
-        rrset = node.rrsets.get(qtype)
-        if rrset is not None:
-            answer += choose(rrset, rng)
-            return Resolution(wire.NOERROR, answer)
+    for _ in range(MAX_CNAME_CHAIN):
         cname = node.rrsets.get(wire.CNAME)
         if cname is None:
             return Resolution(wire.NOERROR, answer, node.zone.negative)
@@ -65,6 +65,10 @@ def resolve(index: Index, key: bytes, qtype: int, rng: random.Random) -> Resolut
         if next_node is None:
             return _missing(index, link[0].target, answer)
         node = next_node
+        rrset = node.rrsets.get(qtype)
+        if rrset is not None:
+            answer += choose(rrset, rng)
+            return Resolution(wire.NOERROR, answer)
     return Resolution(wire.SERVFAIL, [])
 
 
@@ -75,18 +79,33 @@ def _missing(index: Index, key: bytes, answer: list[wire.Rr]) -> Resolution:
     return Resolution(wire.NXDOMAIN, answer, zone.negative)
 
 
-def choose(rrset: RrSet, rng: random.Random) -> list[wire.Rr]:
+def choose(rrset: RrSet, rng: random.Random) -> Sequence[wire.Rr]:
     """The records a routing policy puts in one answer."""
     pool = rrset.healthy or rrset.unhealthy
-    if rrset.policy is Policy.ALL:
-        return list(pool)
-    if rrset.policy is Policy.WEIGHTED:
-        return [pool[rng.randrange(len(pool))]]
-    if len(pool) <= MULTIVALUE_LIMIT:
-        chosen = list(pool)
-        rng.shuffle(chosen)
-        return chosen
-    return rng.sample(pool, MULTIVALUE_LIMIT)
+    policy = rrset.policy
+    if policy is Policy.ALL:
+        return pool
+    size = len(pool)
+    rnd = rng.random
+    if policy is Policy.WEIGHTED:
+        return (pool[int(rnd() * size)],)
+    if size > _SPARSE:  # a few distinct indices out of many: rejection is cheapest
+        picked: dict[int, wire.Rr] = {}
+        while len(picked) < MULTIVALUE_LIMIT:
+            at = int(rnd() * size)
+            if at not in picked:
+                picked[at] = pool[at]
+        return list(picked.values())
+    chosen = list(pool)  # partial Fisher-Yates: a uniform random k-permutation
+    count = min(size, MULTIVALUE_LIMIT)
+    for i in range(min(count, size - 1)):
+        j = i + int(rnd() * (size - i))
+        chosen[i], chosen[j] = chosen[j], chosen[i]
+    del chosen[count:]
+    return chosen
+
+
+_SPARSE = 4 * MULTIVALUE_LIMIT
 
 
 def answer(zones: Zones, name: str, qtype: int, rng: random.Random) -> Resolution:

@@ -38,6 +38,7 @@ from portside.dns.zone import Registry
 log = logging.getLogger(__name__)
 
 MAX_FORWARDS_IN_FLIGHT = 1024
+UDP_RECEIVE_BUFFER = 4 << 20  # capped by net.core.rmem_max
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,8 @@ class DnsServer:
                 return query
             return wire.error_response(query, wire.REFUSED, server_max, self._flags & wire.RA)
         limit = wire.TCP_LIMIT if tcp else wire.udp_limit(query, server_max)
+        if res.direct:
+            return wire.direct_response(query, res.answer, limit, server_max, self._flags)
         return wire.response(
             query, res.rcode, res.answer, res.authority, limit, server_max, self._flags
         )
@@ -129,6 +132,7 @@ class DnsServer:
                 lambda: _UdpProtocol(self), local_addr=(host, self.settings.port)
             )
             port = transport.get_extra_info("sockname")[1]
+            _grow_receive_buffer(transport)
             try:
                 self._tcp = await asyncio.start_server(
                     self._serve_tcp, host, port, reuse_address=True
@@ -193,6 +197,14 @@ class DnsServer:
                 writer.write(len(out).to_bytes(2, "big") + out)
                 await writer.drain()
         writer.close()
+
+
+def _grow_receive_buffer(transport: asyncio.BaseTransport) -> None:
+    """Room for bursts: the default buffer drops queries after a few hundred."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
 
 
 class _UdpProtocol(asyncio.DatagramProtocol):

@@ -19,4 +19,5 @@ def components() -> list[Component]:
 
     found: list[Component] = []
     found.append(agent_sessions.run)
+    from portside.runtime import reconciler; found.append(reconciler.run)  # noqa: E702, I001
     return found

@@ -139,8 +139,6 @@ def instances_touched(changes: Iterable[Any]) -> set[str]:
     """
     out = set()
     for c in changes:
-        if isinstance(c, Task) and c.container_instance_arn is not None:
-            out.add(c.container_instance_arn)
-        elif isinstance(c, ContainerInstance):
+        if isinstance(c, Task | ContainerInstance) and c.container_instance_arn is not None:
             out.add(c.container_instance_arn)
     return out

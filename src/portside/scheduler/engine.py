@@ -92,8 +92,8 @@ class _Request:
     """Per distinct request: its scorers, cached static verdicts, and its index."""
 
     __slots__ = (
+        "dynamic",
         "failed",
-        "sticky",
         "group",
         "index",
         "post",
@@ -102,6 +102,7 @@ class _Request:
         "req",
         "scorers",
         "static_counts",
+        "sticky",
     )  # fmt: skip
 
     def __init__(self, batch: _Batch, req: TaskRequest) -> None:
@@ -130,6 +131,10 @@ class _Request:
                 r = pre or post or ""
                 counts[r] = counts.get(r, 0) + 1
         self.static_counts = counts
+        self.dynamic = any(
+            c.type == "distinctInstance" or (c.query is not None and c.query.dynamic)
+            for c in req.constraints
+        )
         self.index: Index | None = None
         if not batch.full and indexable(self.scorers, self.random_tail):
             self.index = Index(batch.nodes, self.scorers, self.eligible)
@@ -140,7 +145,7 @@ class _Request:
         """Passes every filter except resources (the index checks those while searching)."""
         if self.pre[n.index] or self.post[n.index]:
             return False
-        return all(f.check(self.req, n) is None for f in CONSTRAINTS)
+        return not self.dynamic or all(f.check(self.req, n) is None for f in CONSTRAINTS)
 
     def reason(self, n: Node) -> str | None:
         """The first filter's reason for ``n`` now, in pipeline order."""
@@ -195,9 +200,10 @@ class _Batch:
                 return None, self._failure(i, r)
             node = found.node
             rejected = dict(r.static_counts)
-            if r.index.ineligible:
-                rejected["task-group constraints"] = r.index.ineligible - sum(r.static_counts.values())
-            for reason, n in found.skipped.items():
+            dynamic = r.index.ineligible - sum(r.static_counts.values())
+            if dynamic:
+                rejected["distinctInstance or task:group memberOf"] = dynamic
+            for reason, n in r.index.exhausted_counts.items():
                 rejected[reason] = rejected.get(reason, 0) + n
             decision = Decision(
                 i, node.arn,

@@ -17,7 +17,10 @@ spread(instanceId) — the preferred instance can be found without a full scan.
   instance that just received a task (the only one whose task groups moved).
 * Resources are checked while walking a bucket's list in preference order;
   with binpack first, the walk starts at the first instance with enough of
-  the binpacked resource left (a bisection).
+  the binpacked resource left (a bisection). Resources only shrink during a
+  batch, so an instance found short of something for this request leaves the
+  index for good: each instance is walked past at most once per placement it
+  receives, and a full cluster fails fast instead of rescanning every time.
 
 The result is the same instance the reference search (score all, narrow
 strategy by strategy, lowest rank last) picks: the tests hold the two equal.
@@ -77,6 +80,10 @@ class Index:
         self.bucket_of: list[tuple[str | None, ...]] = []
         self.entry_of: dict[int, Entry] = {}
         self.ineligible = 0
+        self.exhausted: dict[int, str] = {}
+        """Instances short of a resource this request needs, and which one."""
+        self.exhausted_counts: dict[str, int] = {}
+        self._names: dict[tuple[str | None, ...], str] = {}
         for n in nodes:
             bucket = tuple(n.state.attributes.get(s.counts.attribute) for s in self.spreads)
             self.bucket_of.append(bucket)
@@ -99,8 +106,10 @@ class Index:
         old = self.entry_of.pop(n.index, None)
         if old is not None:
             del entries[bisect_left(entries, old)]
-        else:
+        elif n.index not in self.exhausted:
             self.ineligible -= 1
+        if n.index in self.exhausted:
+            return
         if self.eligible(n):
             entry = self._entry(n)
             insort(entries, entry)
@@ -135,8 +144,8 @@ class Index:
             best: Entry | None = None
             while i < len(ranked) and ranked[i][0] == level:
                 entries = self.buckets[ranked[i][1]]
-                pos = bisect_left(entries, (start_need,)) if self.binpack_first else 0
-                for j in range(pos, len(entries)):
+                j = bisect_left(entries, (start_need,)) if self.binpack_first else 0
+                while j < len(entries):
                     entry = entries[j]
                     if best is not None and entry >= best:
                         break
@@ -146,6 +155,10 @@ class Index:
                         best = entry
                         break
                     skipped[lack] = skipped.get(lack, 0) + 1
+                    del entries[j]
+                    del self.entry_of[entry[-1]]
+                    self.exhausted[entry[-1]] = lack
+                    self.exhausted_counts[lack] = self.exhausted_counts.get(lack, 0) + 1
                 i += 1
             if best is not None:
                 return Found(self.nodes[best[-1]], examined, skipped, self._describe(ranked))
@@ -158,9 +171,11 @@ class Index:
         for counts, bucket in ranked[:3]:
             if not self.spreads:
                 break
-            name = ",".join(
-                f"{s.counts.attribute}={v}" for s, v in zip(self.spreads, bucket, strict=True)
-            )
+            name = self._names.get(bucket)
+            if name is None:
+                name = self._names[bucket] = ",".join(
+                    f"{s.counts.attribute}={v}" for s, v in zip(self.spreads, bucket, strict=True)
+                )
             out.append((name, counts[0] if len(counts) == 1 else sum(counts)))
         return out
 

@@ -75,6 +75,7 @@ class RuntimeContainer:
     bindings: tuple[NetworkBinding, ...] = ()
     health: HealthState | None = None
     pid: int | None = None
+    address: str | None = None  # the container's own IPv4 address, when it has one
     labels: Mapping[str, str] = field(default_factory=dict)
     oom_killed: bool = False
 

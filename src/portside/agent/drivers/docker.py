@@ -173,7 +173,9 @@ class DockerDriver:
             try:
                 await self._call(
                     self.api.create_network, AWSVPC_NETWORK, driver="bridge", check_duplicate=True,
-                    ipam=IPAMConfig(pool_configs=[IPAMPool(subnet=self.awsvpc_subnet)]),
+                    ipam=IPAMConfig(pool_configs=[
+                        IPAMPool(subnet=self.awsvpc_subnet, gateway=_first_host(self.awsvpc_subnet))
+                    ]),
                     labels={"io.portside.network": "awsvpc"},
                 )
             except docker.errors.APIError as exc:  # another agent made it meanwhile
@@ -181,7 +183,11 @@ class DockerDriver:
             net = await find()
         if net is None:
             raise RuntimeError(f"cannot create the Docker network {AWSVPC_NETWORK}")
-        return _gateway(net) or ""
+        net = await self._call(self.api.inspect_network, net["Id"])
+        subnets = [c.get("Subnet") for c in (net.get("IPAM") or {}).get("Config") or () if c.get("Subnet")]
+        if subnets:
+            self.awsvpc_subnet = str(subnets[0])
+        return _gateway(net) or (_first_host(subnets[0]) if subnets else "")
 
     async def _bridge_gateway_address(self) -> str:
         try:
@@ -384,6 +390,12 @@ def _gateway(net: Mapping[str, Any]) -> str | None:
         if cfg.get("Gateway"):
             return str(cfg["Gateway"])
     return None
+
+
+def _first_host(cidr: str) -> str:
+    import ipaddress
+
+    return str(next(ipaddress.ip_network(cidr, strict=False).hosts()))
 
 
 def _cidr(address: str | None, prefix: int) -> str | None:

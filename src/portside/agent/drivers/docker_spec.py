@@ -151,6 +151,7 @@ def runtime_container(attrs: Mapping[str, Any]) -> RuntimeContainer:
         bindings=bindings((attrs.get("NetworkSettings") or {}).get("Ports") or {}),
         health=health_state(state.get("Health")),
         pid=state.get("Pid") or None,
+        address=_address(attrs.get("NetworkSettings") or {}),
         labels=lbls,
         oom_killed=bool(state.get("OOMKilled")),
     )
@@ -187,6 +188,15 @@ def health_state(raw: Mapping[str, Any] | None) -> HealthState | None:
         exit_code=last.get("ExitCode"),
         output=str(last.get("Output") or ""),
     )
+
+
+def _address(settings: Mapping[str, Any]) -> str | None:
+    if settings.get("IPAddress"):
+        return str(settings["IPAddress"])
+    for net in (settings.get("Networks") or {}).values():
+        if net and net.get("IPAddress"):
+            return str(net["IPAddress"])
+    return None
 
 
 def _time(value: Any) -> str | None:

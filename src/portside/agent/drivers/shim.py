@@ -27,6 +27,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 
 def _ticks(pid: int) -> int:
@@ -98,7 +99,9 @@ def main() -> int:
     code = os.waitstatus_to_exitcode(status)
     if code < 0:
         code = 128 - code
-    done: dict[str, object] = {"pid": pid, "ticks": ticks, "exit_code": code}
+    now = time.time()
+    finished = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+    done: dict[str, object] = {"pid": pid, "ticks": ticks, "exit_code": code, "finished_at": finished}
     if error:
         done["exec_error"] = error.decode(errors="replace")
     with contextlib.suppress(OSError):  # the task's directory is gone: nobody waits for it

@@ -187,7 +187,13 @@ class Usage:
     pending_tasks_count: int = 0
     groups: dict[str, int] = field(default_factory=dict)
 
-    def add(self, reserved: Reservation, last_status: str, group: str | None) -> None:
+    def add(
+        self,
+        reserved: Reservation,
+        last_status: str,
+        group: str | None,
+        desired_status: str = "RUNNING",
+    ) -> None:
         self.cpu += reserved.cpu
         self.memory += reserved.memory
         for p in reserved.ports:
@@ -198,7 +204,8 @@ class Usage:
             self.running_tasks_count += 1
         elif last_status in ("PROVISIONING", "PENDING", "ACTIVATING"):
             self.pending_tasks_count += 1
-        if group:
+        if group and desired_status != "STOPPED":
+            # ECS's distinctInstance and spread look at tasks not meant to stop.
             self.groups[group] = self.groups.get(group, 0) + 1
 
 
@@ -211,7 +218,7 @@ def usage(tasks: Iterable[Any]) -> dict[str, Usage]:
         u = out.get(t.container_instance_arn)
         if u is None:
             u = out[t.container_instance_arn] = Usage()
-        u.add(t.reserved, t.last_status, t.group)
+        u.add(t.reserved, t.last_status, t.group, t.desired_status)
     return out
 
 

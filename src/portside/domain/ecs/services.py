@@ -24,7 +24,7 @@ from portside.domain.ecs.service import (
     ServiceEvent,
 )
 from portside.domain.ecs.tags import parse_tags
-from portside.domain.ecs.task_launch import check_launch_target, check_network
+from portside.domain.ecs.task_launch import check_launch_target, check_network, require_active
 from portside.domain.errors import (
     InvalidParameterException,
     ServiceNotActiveException,
@@ -151,7 +151,7 @@ def create_service(
     availability_zone_rebalancing: str | None = None,
 ) -> Service:
     from portside.domain.ecs.placement_rules import check_placement
-    from portside.domain.ecs.task_definitions import resolve_task_definition, usable_for_new_tasks
+    from portside.domain.ecs.task_definitions import resolve_task_definition
 
     c = get_cluster(store, scope, cluster)
     if not _NAME.match(service_name):
@@ -179,7 +179,7 @@ def create_service(
     if task_definition is None:
         raise InvalidParameterException("TaskDefinition must be specified.")
     td = resolve_task_definition(store, scope, task_definition)
-    usable_for_new_tasks(td)
+    require_active(td)
     lt, cps = _strategy_or_launch_type(launch_type, capacity_provider_strategy)
     if not lt and not cps:
         cps = c.default_capacity_provider_strategy
@@ -270,7 +270,7 @@ def update_service(
     deployment_controller: Mapping[str, Any] | None = None,
 ) -> Service:
     from portside.domain.ecs.placement_rules import check_placement
-    from portside.domain.ecs.task_definitions import resolve_task_definition, usable_for_new_tasks
+    from portside.domain.ecs.task_definitions import resolve_task_definition
 
     svc = get_service(store, scope, cluster, service)
     c = get_cluster(store, scope, cluster)
@@ -285,7 +285,7 @@ def update_service(
     td_arn = svc.task_definition
     if task_definition is not None:
         td = resolve_task_definition(store, scope, task_definition)
-        usable_for_new_tasks(td)
+        require_active(td)
         if td.task_definition_arn != svc.task_definition:
             new_deployment = True
         td_arn = td.task_definition_arn

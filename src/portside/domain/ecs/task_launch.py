@@ -63,3 +63,12 @@ def check_network(td: Any, network_configuration: Mapping[str, Any] | None) -> N
         raise InvalidParameterException(
             "Network Configuration is not valid for the given networkMode of this task definition."
         )
+
+
+def require_active(td: Any) -> None:
+    """New tasks and deployments only from ACTIVE revisions (ECS: "TaskDefinition is inactive")."""
+    from portside.domain.ecs.task_definitions import usable_for_new_tasks
+    from portside.domain.errors import ClientException
+
+    if not usable_for_new_tasks(td):
+        raise ClientException("TaskDefinition is inactive")

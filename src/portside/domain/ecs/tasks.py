@@ -20,7 +20,7 @@ from portside.domain.ecs.clusters import get_cluster, strategy
 from portside.domain.ecs.model import Failure, Reservation
 from portside.domain.ecs.tags import parse_tags
 from portside.domain.ecs.task import Container, Task
-from portside.domain.ecs.task_launch import check_launch_target, check_network
+from portside.domain.ecs.task_launch import check_launch_target, check_network, require_active
 from portside.domain.errors import InvalidParameterException
 from portside.domain.pagination import Page, paginate
 from portside.domain.scope import Scope
@@ -58,9 +58,10 @@ def new_task(
     client_token: str | None = None,
     service_arn: str | None = None,
     enable_execute_command: bool = False,
+    task_id: str | None = None,
 ) -> Task:
     """A task record for one placement (PROVISIONING for awsvpc or capacity providers)."""
-    tid = uuid.uuid4().hex
+    tid = task_id or uuid.uuid4().hex
     arn = scope.ecs(f"task/{cluster.cluster_name}/{tid}")
     containers = tuple(
         Container(
@@ -144,7 +145,7 @@ def run_task(
 ) -> tuple[list[Task], list[Failure]]:
     from portside.domain.ecs.placement import place
     from portside.domain.ecs.placement_rules import check_placement
-    from portside.domain.ecs.task_definitions import resolve_task_definition, usable_for_new_tasks
+    from portside.domain.ecs.task_definitions import resolve_task_definition
 
     c = get_cluster(store, scope, cluster)
     if client_token:
@@ -160,7 +161,7 @@ def run_task(
     if started_by is not None and len(started_by) > 128:
         raise InvalidParameterException("startedBy can be at most 128 characters.")
     td = resolve_task_definition(store, scope, task_definition)
-    usable_for_new_tasks(td)
+    require_active(td)
     if launch_type and capacity_provider_strategy:
         raise InvalidParameterException(
             "Specifying both a launchType and capacityProviderStrategy is not supported."
@@ -197,7 +198,7 @@ def run_task(
     )
     tasks = [
         new_task(
-            scope, now, c, td, reserved,
+            scope, now, c, td, p.reservation,
             instance=p.instance,
             group=task_group,
             launch_type=launch_type,
@@ -234,13 +235,13 @@ def start_task(
     volume_configurations: Sequence[Any] | None = None,
 ) -> tuple[list[Task], list[Failure]]:
     from portside.domain.ecs.placement import place_on
-    from portside.domain.ecs.task_definitions import resolve_task_definition, usable_for_new_tasks
+    from portside.domain.ecs.task_definitions import resolve_task_definition
 
     c = get_cluster(store, scope, cluster)
     if not 1 <= len(container_instances) <= 10:
         raise InvalidParameterException("containerInstances must list 1 to 10 instances.")
     td = resolve_task_definition(store, scope, task_definition)
-    usable_for_new_tasks(td)
+    require_active(td)
     check_launch_target(store, scope, c, td, None, ())
     check_network(td, network_configuration)
     reserved = _reservation(td, overrides)
@@ -249,7 +250,7 @@ def start_task(
     task_tags = parse_tags(tags)
     tasks = [
         new_task(
-            scope, now, c, td, reserved,
+            scope, now, c, td, p.reservation,
             instance=p.instance,
             group=task_group,
             launch_type="EXTERNAL" if p.instance.external else "EC2",

@@ -80,7 +80,8 @@ def register_instance(
     rules.check_instance_id(instance_id)
     fingerprint = json.dumps([svc.id, instance_id, dict(sorted(attributes.items()))])
     retry = operations.replayed(
-        store, scope, operation.REGISTER_INSTANCE, creator_request_id, fingerprint
+        store, scope, operation.REGISTER_INSTANCE, creator_request_id, fingerprint,
+        target=("SERVICE", svc.id),
     )
     if retry is not None:
         return retry.id

@@ -233,7 +233,9 @@ def _update(
     if ns.type != ns_type:
         raise InvalidInput(f"Namespace {ns.id} is a {ns.type} namespace, not {ns_type}.")
     fingerprint = json.dumps([ns.id, change], sort_keys=True, default=str)
-    retry = operations.replayed(store, scope, operation.UPDATE_NAMESPACE, token, fingerprint)
+    retry = operations.replayed(
+        store, scope, operation.UPDATE_NAMESPACE, token, fingerprint, target=("NAMESPACE", ns.id)
+    )
     if retry is not None:
         return retry.id
     updated = ns

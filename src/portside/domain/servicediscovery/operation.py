@@ -50,4 +50,11 @@ class Operation:
 
     @property
     def parent(self) -> str | None:
-        return None
+        """Operations are indexed by their request token, so a retry is found at once."""
+        if self.request_token is None:
+            return None
+        return token_index(self.account, self.region, self.request_token)
+
+
+def token_index(account: str, region: str, token: str) -> str:
+    return f"token:{account}:{region}:{token}"

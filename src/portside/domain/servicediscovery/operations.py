@@ -14,7 +14,7 @@ from portside.domain.servicediscovery.errors import (
     OperationNotFound,
 )
 from portside.domain.servicediscovery.listing import Filter, ListPage, check_filter, page
-from portside.domain.servicediscovery.operation import SUCCESS, Operation
+from portside.domain.servicediscovery.operation import SUCCESS, Operation, token_index
 from portside.store.store import Store
 
 
@@ -53,23 +53,31 @@ def _in_scope(store: Store, scope: Scope) -> list[Operation]:
 
 
 def replayed(
-    store: Store, scope: Scope, op_type: str, token: str | None, fingerprint: str
+    store: Store,
+    scope: Scope,
+    op_type: str,
+    token: str | None,
+    fingerprint: str,
+    target: tuple[str, str] | None = None,
 ) -> Operation | None:
     """The operation an earlier request with the same token made, if this is its retry.
 
-    The same token on a request that asks for something else is a DuplicateRequest.
+    Tokens are unique per operation type, within ``target`` (e.g. the service an
+    instance is registered in) when given. The same token on a request that asks
+    for something else is a DuplicateRequest.
     """
     if not token:
         return None
-    for op in _in_scope(store, scope):
-        if op.type == op_type and op.request_token == token:
-            if op.fingerprint != fingerprint:
-                raise DuplicateRequest(
-                    f"The request token {token!r} was already used by operation {op.id} "
-                    "for a different request.",
-                    duplicate_operation_id=op.id,
-                )
-            return op
+    for op in store.children(Operation.KIND, token_index(scope.account, scope.region, token)).values():
+        if op.type != op_type or (target is not None and op.targets.get(target[0]) != target[1]):
+            continue
+        if op.fingerprint != fingerprint:
+            raise DuplicateRequest(
+                f"The request token {token!r} was already used by operation {op.id} "
+                "for a different request.",
+                duplicate_operation_id=op.id,
+            )
+        return op  # type: ignore[no-any-return]
     return None
 
 

@@ -10,6 +10,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from portside.aws.arn import parse_arn
 from portside.domain.scope import Scope
 from portside.domain.servicediscovery.errors import (
     InvalidInput,
@@ -45,7 +46,8 @@ def _checked(tags: Iterable[Tag], resource_name: str) -> tuple[Tag, ...]:
 
 
 def _tagged(store: Store, scope: Scope, arn: str) -> Namespace | Service:
-    kind = arn.split(":", 5)[-1].split("/", 1)[0] if arn.startswith("arn:") else ""
+    parsed = parse_arn(arn)
+    kind = parsed.resource_type if parsed is not None else ""
     found: Namespace | Service | None = None
     if kind == "namespace":
         found = find_namespace(store, scope, arn)

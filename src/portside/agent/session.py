@@ -1,0 +1,244 @@
+"""The session with the control plane: one WebSocket, held with reconnects.
+
+DiscoverPollEndpoint names the endpoint; the agent opens
+``{endpoint}ecs-agent/ws?clusterArn=…&containerInstanceArn=…&agentVersion=…``
+signed with SigV4 (docs/agent-protocol.md). While connected it heartbeats
+every 10 s and handles the control plane's messages, one small handler per
+type (after amazon-ecs-agent's acs/session): ``Credentials`` (per-instance
+keys the API client signs with from then on), ``TaskManifest`` (the desired
+state: applied by the engine, then acknowledged), ``Ping``. When the session
+drops, tasks keep running and the agent reconnects with backoff (1 s
+doubling to 30 s).
+
+What the agent sends besides heartbeats — task health and awsvpc addresses —
+is state, not events: the :class:`Outbox` keeps the latest message per task
+and sends them all again on every new session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from portside import __version__
+from portside.agent.drivers.base import TaskNetwork
+from portside.agent.ecs_client import Credentials, EcsClient, EcsError
+
+log = logging.getLogger("portside.agent.session")
+
+HEARTBEAT_INTERVAL = 10.0
+MIN_BACKOFF, MAX_BACKOFF = 1.0, 30.0
+
+
+class Outbox:
+    """Latest TaskHealth / TaskNetwork per task, and the queue of ones not yet sent."""
+
+    def __init__(self) -> None:
+        self.latest: dict[tuple[str, str], dict[str, Any]] = {}
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    def _put(self, kind: str, task_arn: str, msg: dict[str, Any]) -> None:
+        self.latest[(kind, task_arn)] = msg
+        self.queue.put_nowait(msg)
+
+    def task_health(self, task_arn: str, status: str, containers: list[tuple[str, str]]) -> None:
+        self._put("TaskHealth", task_arn, {
+            "type": "TaskHealth",
+            "taskArn": task_arn,
+            "healthStatus": status,
+            "containers": [{"containerName": n, "healthStatus": s} for n, s in containers],
+        })
+
+    def task_network(self, task_arn: str, network: TaskNetwork, containers: list[str]) -> None:
+        attachment_id = _attachment_id(task_arn)
+        details = [{"name": "privateIPv4Address", "value": network.address or ""}]
+        if network.mac_address:
+            details.append({"name": "macAddress", "value": network.mac_address})
+        details.append({"name": "subnetId", "value": "subnet-portside"})
+        details.append({"name": "networkInterfaceId", "value": "eni-" + attachment_id.replace("-", "")[:17]})
+        if network.gateway:
+            details.append({"name": "subnetGatewayIpv4Address", "value": network.gateway})
+        self._put("TaskNetwork", task_arn, {
+            "type": "TaskNetwork",
+            "taskArn": task_arn,
+            "attachments": [{
+                "id": attachment_id,
+                "type": "ElasticNetworkInterface",
+                "status": "ATTACHED",
+                "details": details,
+            }],
+            "containers": [
+                {"containerName": n, "networkInterfaces": [
+                    {"attachmentId": attachment_id, "privateIpv4Address": network.address}
+                ]}
+                for n in containers
+            ],
+        })
+
+    def forget(self, task_arn: str) -> None:
+        for key in [k for k in self.latest if k[1] == task_arn]:
+            del self.latest[key]
+
+    def replay(self) -> list[dict[str, Any]]:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        return list(self.latest.values())
+
+
+def _attachment_id(task_arn: str) -> str:
+    import uuid
+
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, task_arn + "#eni"))
+
+
+ManifestHandler = Callable[[Iterable[Mapping[str, Any]]], Awaitable[None]]
+
+
+class Session:
+    def __init__(
+        self,
+        client: EcsClient,
+        outbox: Outbox,
+        *,
+        cluster_arn: str,
+        instance_arn: str,
+        on_manifest: ManifestHandler,
+        running_tasks: Callable[[], list[str]],
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
+    ) -> None:
+        self.client = client
+        self.outbox = outbox
+        self.cluster_arn = cluster_arn
+        self.instance_arn = instance_arn
+        self.on_manifest = on_manifest
+        self.running_tasks = running_tasks
+        self.heartbeat_interval = heartbeat_interval
+        self.connected = asyncio.Event()
+        self.manifests = 0  # manifests applied, over all sessions
+        self.sessions = 0
+        self._last_seq = -1
+        self._handlers: dict[str, Callable[[aiohttp.ClientWebSocketResponse, dict[str, Any]], Awaitable[None]]] = {
+            "Credentials": self._on_credentials,
+            "TaskManifest": self._on_manifest,
+            "Ping": self._on_ping,
+        }
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = MIN_BACKOFF
+        while not stop.is_set():
+            try:
+                await self._session(stop)
+                backoff = MIN_BACKOFF
+            except (aiohttp.ClientError, EcsError, OSError, TimeoutError, ValueError) as exc:
+                log.warning("session with the control plane failed: %s", exc)
+            finally:
+                self.connected.clear()
+            if stop.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        found = await self.client.call(
+            "DiscoverPollEndpoint", {"containerInstance": self.instance_arn, "cluster": self.cluster_arn}
+        )
+        endpoint = str(found.get("endpoint") or self.client.endpoint + "/")
+        if endpoint.startswith("http"):
+            endpoint = "ws" + endpoint[4:]
+        url = self.client.websocket_url(endpoint, {
+            "clusterArn": self.cluster_arn,
+            "containerInstanceArn": self.instance_arn,
+            "agentVersion": __version__,
+        })
+        headers = self.client.websocket_headers(url)
+        try:
+            ws_cm = self.client.http.ws_connect(URL(url, encoded=True), headers=headers, heartbeat=30)
+            async with ws_cm as ws:
+                await self._hold(ws, stop)
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status in (401, 403):
+                self.client.instance_credentials = None  # sign with the bootstrap pair next time
+            raise
+
+    async def _hold(self, ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event) -> None:
+        self.sessions += 1
+        self._last_seq = -1
+        self.connected.set()
+        log.info("session open (%d)", self.sessions)
+        writer = asyncio.create_task(self._write(ws))
+        beats = asyncio.create_task(self._heartbeats(ws))
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            for msg in self.outbox.replay():
+                await ws.send_json(msg)
+            reader = asyncio.create_task(self._read(ws))
+            done, _ = await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if reader in done:
+                reader.result()
+            else:
+                reader.cancel()
+                await ws.close()
+        finally:
+            for t in (writer, beats, stopper):
+                t.cancel()
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                if msg.type == aiohttp.WSMsgType.ERROR:
+                    raise ConnectionError(f"websocket error: {ws.exception()}")
+                continue
+            try:
+                doc = json.loads(msg.data)
+            except ValueError:
+                log.warning("ignoring a message that is not JSON")
+                continue
+            handler = self._handlers.get(str(doc.get("type")))
+            if handler is None:
+                log.debug("ignoring a %r message", doc.get("type"))
+                continue
+            await handler(ws, doc)
+        log.info("session closed by the control plane (code %s)", ws.close_code)
+
+    async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            msg = await self.outbox.queue.get()
+            await ws.send_json(msg)
+
+    async def _heartbeats(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            await ws.send_json({"type": "Heartbeat", "runningTasks": self.running_tasks()})
+            await asyncio.sleep(self.heartbeat_interval)
+
+    # -- one handler per message type ------------------------------------
+
+    async def _on_credentials(self, ws: aiohttp.ClientWebSocketResponse, doc: dict[str, Any]) -> None:
+        key, secret = doc.get("accessKeyId"), doc.get("secretAccessKey")
+        if not key or not secret:
+            log.warning("ignoring Credentials without a key pair")
+            return
+        expiration = doc.get("expiration")
+        self.client.set_instance_credentials(
+            Credentials(str(key), str(secret), float(expiration) if expiration else None)
+        )
+
+    async def _on_manifest(self, ws: aiohttp.ClientWebSocketResponse, doc: dict[str, Any]) -> None:
+        seq = int(doc.get("seq") or 0)
+        if seq <= self._last_seq:
+            return
+        tasks = [t for t in doc.get("tasks") or () if isinstance(t, dict)]
+        await self.on_manifest(tasks)
+        self._last_seq = seq
+        self.manifests += 1
+        await ws.send_json({"type": "Ack", "seq": seq})
+
+    async def _on_ping(self, ws: aiohttp.ClientWebSocketResponse, doc: dict[str, Any]) -> None:
+        await ws.send_json({"type": "Pong"})

@@ -1,0 +1,104 @@
+"""The ``portside agent`` command: run a node agent against a control plane."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from portside.config import DEFAULT_DATA_DIR
+
+
+def _attribute(value: str) -> tuple[str, str | None]:
+    name, sep, val = value.partition("=")
+    if not name:
+        raise click.BadParameter(f"{value!r}: use NAME or NAME=VALUE")
+    return name, (val if sep else None)
+
+
+@click.command()
+@click.option("--endpoint", required=True, help="The control plane's URL (http://127.0.0.1:4600).")
+@click.option("--cluster", default="default", show_default=True, help="Cluster to join.")
+@click.option(
+    "--driver",
+    type=click.Choice(["auto", "docker", "process"]),
+    default="auto",
+    show_default=True,
+    help="Run tasks as Docker containers or host processes (auto: docker when an engine answers).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the agent keeps its identity and task records [DATA_DIR/agent-CLUSTER].",
+)
+@click.option("--region", default="us-east-1", show_default=True)
+@click.option("--az", "availability_zone", default=None, help="Availability zone [REGION + 'a'].")
+@click.option("--instance-type", default="t3.medium", show_default=True)
+@click.option("--cpu", type=int, default=None, help="CPU units to offer [1024 per core].")
+@click.option("--memory", type=int, default=None, help="MiB to offer [the machine's memory].")
+@click.option("--attribute", "attributes", multiple=True, help="Custom attribute NAME[=VALUE] (repeatable).")
+@click.option("--access-key", default="test", show_default=True, help="Bootstrap key for registration.")
+@click.option("--secret-key", default="test", show_default=True)
+@click.option("--metadata-port", type=int, default=None, help="Task metadata endpoint port [saved, else any].")
+@click.option("--awsvpc-subnet", default="10.213.0.0/16", show_default=True, help="Docker awsvpc network subnet.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def agent(
+    endpoint: str,
+    cluster: str,
+    driver: str,
+    state_dir: str | None,
+    region: str,
+    availability_zone: str | None,
+    instance_type: str,
+    cpu: int | None,
+    memory: int | None,
+    attributes: tuple[str, ...],
+    access_key: str,
+    secret_key: str,
+    metadata_port: int | None,
+    awsvpc_subnet: str,
+    verbose: bool,
+) -> None:
+    """Register this machine as a container instance and run the tasks placed on it."""
+    from portside.agent.main import AgentConfig, RunningAgent, run
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
+    )
+    try:
+        parsed = tuple(_attribute(a) for a in attributes)
+    except click.BadParameter as exc:
+        raise click.UsageError(str(exc)) from None
+    config = AgentConfig(
+        endpoint=endpoint,
+        cluster=cluster,
+        driver=driver,
+        state_dir=Path(state_dir).expanduser() if state_dir else DEFAULT_DATA_DIR / f"agent-{cluster}",
+        region=region,
+        availability_zone=availability_zone or f"{region}a",
+        instance_type=instance_type,
+        cpu=cpu,
+        memory=memory,
+        attributes=parsed,
+        access_key=access_key,
+        secret_key=secret_key,
+        metadata_port=metadata_port,
+        awsvpc_subnet=awsvpc_subnet,
+    )
+
+    def ready(running: RunningAgent) -> None:
+        click.echo(f"portside agent registered as {running.container_instance_arn}")
+        click.echo(f"  cluster:  {running.cluster_arn}")
+        click.echo(f"  driver:   {running.driver}")
+        click.echo(f"  instance: {running.instance_id}")
+        click.echo(f"  metadata: port {running.metadata_port}")
+        click.echo(f"  state:    {config.state_dir}")
+        sys.stdout.flush()
+
+    try:
+        run(config, ready)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None

@@ -1,0 +1,199 @@
+"""Placing a service's new tasks with the scheduler engine, as Task records.
+
+The instance states come from the snapshot (``placement_view``), the request
+from the deployment's task definition with the service's constraints and
+strategies (``placement.task_request``, the one RunTask uses), and the engine
+decides. A capacity provider strategy splits the launches over providers
+counting the service's tasks already on each, so the split converges on
+``base`` and ``weight`` over the whole service. A task that fits nowhere is
+explained in ECS's words, naming the closest instance.
+
+Task ids are drawn from a generator seeded with the service and the snapshot
+revision, so the same decision on the same state makes the same tasks.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+from portside.aws.arn import parse_arn
+from portside.controllers import service_events as ev
+from portside.controllers.plan import View
+from portside.controllers.snapshot import Snapshot
+from portside.domain.ecs.container_instance import ContainerInstance
+from portside.domain.ecs.model import Reservation
+from portside.domain.ecs.service import Deployment
+from portside.domain.ecs.tags import Tag
+from portside.domain.ecs.task import Task
+from portside.domain.ecs.task_definition import TaskDefinition
+from portside.domain.scope import Scope
+from portside.scheduler.engine import PlacementResult
+from portside.scheduler.engine import place as engine_place
+from portside.scheduler.model import (
+    ATTRIBUTE,
+    LAUNCH_TYPE,
+    MEMBER_OF,
+    STATUS,
+    InstanceState,
+    TaskRequest,
+)
+
+INELIGIBLE = frozenset({STATUS, LAUNCH_TYPE, ATTRIBUTE, MEMBER_OF})
+"""Reasons that keep a DAEMON task off an instance for good (resources come and go)."""
+FARGATE = "Capacity is unavailable at this time: portside has no Fargate capacity."
+
+
+class Launcher:
+    """Places tasks of the service's deployments on the snapshot's instances."""
+
+    def __init__(self, snapshot: Snapshot, view: View, seed: str):
+        self.snapshot = snapshot
+        self.view = view
+        self.seed = seed
+        self._rng = random.Random(seed)
+        self._states: dict[str, InstanceState] | None = None
+        self._requests: dict[str, tuple[TaskDefinition, Reservation, TaskRequest] | None] = {}
+
+    # -- inputs --------------------------------------------------------------
+
+    def states(self) -> dict[str, InstanceState]:
+        if self._states is None:
+            from portside.domain.ecs.placement_view import instance_states
+
+            found = instance_states(self.snapshot, self.view.cluster)
+            self._states = {s.arn: s for s in found}
+        return self._states
+
+    def request(self, d: Deployment) -> tuple[TaskDefinition, Reservation, TaskRequest] | None:
+        """The task definition, reservation and engine request of ``d`` (None: no definition)."""
+        if d.id not in self._requests:
+            from portside.domain.ecs.placement import task_request
+            from portside.domain.ecs.task_definitions import task_reservation
+
+            td = self.snapshot.get(TaskDefinition.KIND, d.task_definition)
+            if not isinstance(td, TaskDefinition):
+                self._requests[d.id] = None
+            else:
+                svc = self.view.svc
+                reserved = task_reservation(td)
+                req = task_request(
+                    td, reserved, group=svc.group, launch_type=d.launch_type,
+                    constraints=[*svc.placement_constraints, *td.placement_constraints],
+                    strategies=svc.placement_strategy,
+                )  # fmt: skip
+                self._requests[d.id] = (td, reserved, req)
+        return self._requests[d.id]
+
+    # -- DAEMON ----------------------------------------------------------------
+
+    def eligible(self, inst: ContainerInstance) -> bool:
+        """Could the primary deployment's task go on ``inst``, resources aside?"""
+        primary = self.view.svc.primary
+        got = self.request(primary) if primary is not None else None
+        state = self.states().get(inst.container_instance_arn)
+        if got is None or state is None:
+            return False
+        result = engine_place([state], [got[2]], seed=self.seed)
+        if result.placed:
+            return True
+        decision = result.trace.decision(0)
+        reasons = {r.reason for r in decision.rejections} or {decision.reason or ""}
+        return not reasons & INELIGIBLE
+
+    # -- launching -------------------------------------------------------------
+
+    def launch(
+        self, d: Deployment, count: int, targets: list[str]
+    ) -> tuple[list[Task], str | None]:
+        """``count`` tasks anywhere (REPLICA) or one on each of ``targets`` (DAEMON)."""
+        name = self.view.svc.service_name
+        if d.launch_type == "FARGATE" or any(
+            s.capacity_provider.startswith("FARGATE") for s in d.capacity_provider_strategy
+        ):
+            return [], f"(service {name}) was unable to place a task. Reason: {FARGATE}"
+        got = self.request(d)
+        if got is None:
+            return [], (
+                f"(service {name}) was unable to place a task. Reason: the task definition "
+                f"{d.task_definition} does not exist."
+            )
+        states = self.states()
+        results: list[tuple[PlacementResult, str | None]] = []
+        if targets:
+            for arn in targets:
+                state = states.get(arn)
+                if state is not None:
+                    results.append((engine_place([state], [got[2]], seed=self.seed), None))
+        else:
+            for provider, n in self._shares(d, count).items():
+                pool = [s for s in states.values() if provider is None or self._provider(s) == provider]
+                results.append((engine_place(pool, [got[2]] * n, seed=f"{self.seed}:{provider}"),
+                                provider))
+        tasks: list[Task] = []
+        problem: str | None = None
+        for result, provider in results:
+            for p in result.placed:
+                inst = self.snapshot.get(ContainerInstance.KIND, p.instance_arn)
+                if isinstance(inst, ContainerInstance):
+                    tasks.append(self._task(d, got[0], p.reservation, inst, provider))
+            if result.unplaced and problem is None:
+                closest = result.trace.decision(result.unplaced[0]).closest
+                problem = ev.unable_to_place(
+                    name,
+                    closest.instance_arn.rsplit("/", 1)[-1] if closest else None,
+                    closest.reason if closest else None,
+                )
+        return tasks, problem
+
+    def _shares(self, d: Deployment, count: int) -> dict[str | None, int]:
+        if not d.capacity_provider_strategy or count <= 0:
+            return {None: count}
+        from portside.domain.ecs.placement import split_by_strategy
+
+        existing: dict[str, int] = {}
+        for t in self.view.tasks:
+            if t.capacity_provider_name and t.desired_status == "RUNNING":
+                existing[t.capacity_provider_name] = existing.get(t.capacity_provider_name, 0) + 1
+        providers = split_by_strategy(d.capacity_provider_strategy, count, existing)
+        return {p: providers.count(p) for p in dict.fromkeys(providers)}
+
+    def _provider(self, state: InstanceState) -> str | None:
+        inst = self.snapshot.get(ContainerInstance.KIND, state.arn)
+        return inst.capacity_provider_name if isinstance(inst, ContainerInstance) else None
+
+    def _task(
+        self, d: Deployment, td: TaskDefinition, reserved: Reservation,
+        inst: ContainerInstance, provider: str | None,
+    ) -> Task:  # fmt: skip
+        from portside.domain.ecs.tasks import new_task
+
+        svc, cluster = self.view.svc, self.view.cluster
+        arn = parse_arn(cluster.cluster_arn)
+        scope = Scope(arn.account, arn.region) if arn else Scope("000000000000", "us-east-1")
+        launch_type = d.launch_type or ("EXTERNAL" if inst.external else "EC2")
+        return new_task(
+            scope, self.view.now, cluster, td, reserved,
+            instance=inst,
+            group=svc.group,
+            launch_type=launch_type,
+            capacity_provider_name=provider,
+            started_by=d.id,
+            tags=self._tags(td),
+            service_arn=svc.service_arn,
+            enable_execute_command=svc.enable_execute_command,
+            task_id=uuid.UUID(int=self._rng.getrandbits(128), version=4).hex,
+        )  # fmt: skip
+
+    def _tags(self, td: TaskDefinition) -> tuple[Tag, ...]:
+        svc = self.view.svc
+        tags: dict[str, Tag] = {}
+        if svc.propagate_tags == "SERVICE":
+            tags.update((t.key, t) for t in svc.tags)
+        elif svc.propagate_tags == "TASK_DEFINITION":
+            tags.update((t.key, t) for t in td.tags)
+        if svc.enable_ecs_managed_tags:
+            cluster_name = self.view.cluster.cluster_name
+            tags["aws:ecs:serviceName"] = Tag("aws:ecs:serviceName", svc.service_name)
+            tags["aws:ecs:clusterName"] = Tag("aws:ecs:clusterName", cluster_name)
+        return tuple(tags.values())
