@@ -6,8 +6,9 @@ Starts ``portside up`` (SQLite, durable: every write is on disk before its
 answer) and ``moto_server`` (in memory) on free loopback ports with fresh data
 directories, creates the same cluster on both, warms both up, then for each
 operation and each client count sends the same pre-signed awsJson1.1 requests
-to one server and then the other, and prints JSON: requests per second, p50
-and p99 latency per server, and the ratio portside/moto.
+to one server and then the other, ``--repeat`` times, and prints JSON: for the
+median run of each server, requests per second and p50/p99 latency, every
+run's throughput, and the throughput ratio portside/moto.
 
 Both servers get byte-for-byte the same client path: a thread per client,
 one keep-alive ``http.client`` connection per thread, and requests signed
@@ -144,13 +145,24 @@ def servers() -> Iterator[tuple[Target, Target]]:
     moto = Target("moto", free_port(), data_dir=tempfile.mkdtemp(prefix="bench-moto-"))
     try:
         portside.proc = subprocess.Popen(
-            [str(VENV_BIN / "portside"), "up", "--port", str(portside.port),
-             "--data-dir", portside.data_dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            [
+                str(VENV_BIN / "portside"),
+                "up",
+                "--port",
+                str(portside.port),
+                "--data-dir",
+                portside.data_dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
         )
         moto.proc = subprocess.Popen(
             [str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=moto.data_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=moto.data_dir,
         )
         wait_ready(portside, f"http://127.0.0.1:{portside.port}/health")
         wait_ready(moto, f"http://127.0.0.1:{moto.port}/moto-api/")
@@ -192,10 +204,11 @@ class Run:
 
 def run(target: Target, op: str, clients: int, per_client: int) -> Run:
     prepared = [
-        [sign(target.port, op, BODIES[op](c, i)) for i in range(per_client)]
-        for c in range(clients)
+        [sign(target.port, op, BODIES[op](c, i)) for i in range(per_client)] for c in range(clients)
     ]
-    conns = [http.client.HTTPConnection("127.0.0.1", target.port, timeout=60) for _ in range(clients)]
+    conns = [
+        http.client.HTTPConnection("127.0.0.1", target.port, timeout=60) for _ in range(clients)
+    ]
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors = [0] * clients
     first_error: list[str] = []
@@ -243,10 +256,23 @@ def summary(r: Run) -> dict[str, Any]:
     return out
 
 
+def median(runs: list[Run]) -> dict[str, Any]:
+    """The median run by throughput, with every run's throughput beside it."""
+    ranked = sorted(runs, key=lambda r: len(r.latencies) / r.elapsed)
+    out = summary(ranked[len(ranked) // 2])
+    out["rps_runs"] = [round(len(r.latencies) / r.elapsed, 1) for r in runs]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--requests", type=int, default=2000, help="requests per run (all clients)")
-    parser.add_argument("--warmup", type=int, default=300, help="warm-up requests per op and server")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per run (all clients)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per measurement; the median run is reported"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=300, help="warm-up requests per op and server"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--ops", nargs="+", default=[*READS, *WRITES], choices=[*READS, *WRITES])
     args = parser.parse_args()
@@ -271,9 +297,11 @@ def main() -> None:
             results[op] = {}
             for clients in args.concurrency:
                 per_client = max(1, args.requests // clients)
-                row: dict[str, Any] = {}
-                for t in (portside, moto):  # interleaved, so drift hits both
-                    row[t.name] = summary(run(t, op, clients, per_client))
+                runs: dict[str, list[Run]] = {portside.name: [], moto.name: []}
+                for _ in range(args.repeat):
+                    for t in (portside, moto):  # interleaved, so drift hits both
+                        runs[t.name].append(run(t, op, clients, per_client))
+                row: dict[str, Any] = {name: median(rs) for name, rs in runs.items()}
                 row["rps_ratio"] = round(row["portside"]["rps"] / row["moto"]["rps"], 2)
                 results[op][str(clients)] = row
 
@@ -285,11 +313,15 @@ def main() -> None:
         json.dumps(
             {
                 "command": " ".join([Path(sys.executable).name, *sys.argv]),
-                "machine": {"cpus": os.cpu_count(), "loadavg_before": load_before,
-                            "loadavg_after": os.getloadavg()},
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "loadavg_before": load_before,
+                    "loadavg_after": os.getloadavg(),
+                },
                 "portside": "portside up (SQLite, synchronous=FULL: durable writes)",
                 "moto": "moto_server (in memory)",
                 "requests_per_run": args.requests,
+                "runs_per_measurement": args.repeat,
                 "results": results,
                 "skipped": skipped,
                 "targets": {

@@ -141,9 +141,20 @@ def dnsmasq(workdir: Path, counts: list[int], core: int) -> Iterator[Target]:
     conf.write_text(dnsmasq_conf(counts))
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "--no-daemon", f"--port={port}", "--listen-address=127.0.0.1",
-         "--bind-interfaces", "--no-resolv", "--no-hosts", f"--conf-file={conf}",
-         f"--local-ttl={TTL}", "--pid-file=", "--user=root", "--group=root"],
+        [
+            binary,
+            "--no-daemon",
+            f"--port={port}",
+            "--listen-address=127.0.0.1",
+            "--bind-interfaces",
+            "--no-resolv",
+            "--no-hosts",
+            f"--conf-file={conf}",
+            f"--local-ttl={TTL}",
+            "--pid-file=",
+            "--user=root",
+            "--group=root",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -231,12 +242,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(target: Target, name: str, qtype: str, args: argparse.Namespace, cores: set[int]) -> dict[str, Any]:
+def measure(
+    target: Target, name: str, qtype: str, args: argparse.Namespace, cores: set[int]
+) -> dict[str, Any]:
     packet = query_packet(name, qtype)
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
     procs = [
-        ctx.Process(target=client, args=(target.host, target.port, packet, args.seconds, args.window, cores, queue))
+        ctx.Process(
+            target=client,
+            args=(target.host, target.port, packet, args.seconds, args.window, cores, queue),
+        )
         for _ in range(args.clients)
     ]
     cpu0, wall0 = cpu_seconds(target.pid), time.perf_counter()
@@ -265,7 +281,9 @@ def measure(target: Target, name: str, qtype: str, args: argparse.Namespace, cor
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--window", type=int, default=8)
@@ -293,23 +311,32 @@ def main() -> None:
     for row in results:
         if row["server"] != "portside":
             continue
-        other = next((r for r in results if r["server"] == "dnsmasq" and r["query"] == row["query"]), None)
+        other = next(
+            (r for r in results if r["server"] == "dnsmasq" and r["query"] == row["query"]), None
+        )
         if other and other["qps"] and other["qps_per_server_cpu_s"]:
             ratios[row["query"]] = {
                 "qps": round(row["qps"] / other["qps"], 2),
-                "qps_per_server_cpu_s": round(row["qps_per_server_cpu_s"] / other["qps_per_server_cpu_s"], 2),
+                "qps_per_server_cpu_s": round(
+                    row["qps_per_server_cpu_s"] / other["qps_per_server_cpu_s"], 2
+                ),
             }
-    print(json.dumps({
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "cores": len(cores),
-        "server_core": server_core,
-        "client_cores": sorted(client_cores),
-        "in_flight": args.clients * args.window,
-        "nice": args.nice,
-        "loadavg_before": loadavg,
-        "results": results,
-        "ratio_portside_to_dnsmasq": ratios,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "command": " ".join([Path(sys.executable).name, *sys.argv]),
+                "cores": len(cores),
+                "server_core": server_core,
+                "client_cores": sorted(client_cores),
+                "in_flight": args.clients * args.window,
+                "nice": args.nice,
+                "loadavg_before": loadavg,
+                "results": results,
+                "ratio_portside_to_dnsmasq": ratios,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -89,7 +89,9 @@ def service(
     return Service(name, records, policy, instances)
 
 
-def instances(count: int, healthy: bool = True, first: int = 1, port: int = 8080) -> tuple[Instance, ...]:
+def instances(
+    count: int, healthy: bool = True, first: int = 1, port: int = 8080
+) -> tuple[Instance, ...]:
     return tuple(
         Instance(
             id=f"task{n}",

@@ -38,12 +38,18 @@ def ask(port: int, name: str) -> dns.message.Message:
 def test_serves_a_zones_file_and_rereads_it_on_sighup(tmp_path: Path) -> None:
     path = tmp_path / "zones.json"
     path.write_text(json.dumps(zones(["10.0.0.1"])))
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "portside.dns", "--zones", str(path), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-    )
+    ) as proc:
+        _check(proc, path)
+        proc.terminate()
+        assert proc.wait(10) == 0
+
+
+def _check(proc: subprocess.Popen[str], path: Path) -> None:
     try:
         assert proc.stdout is not None
         word, host, port_text = proc.stdout.readline().split()
@@ -57,6 +63,6 @@ def test_serves_a_zones_file_and_rereads_it_on_sighup(tmp_path: Path) -> None:
         while values(ask(port, "api.corp.local")) != ["10.0.0.2"]:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-    finally:
-        proc.terminate()
-        assert proc.wait(10) == 0
+    except BaseException:
+        proc.kill()
+        raise

@@ -55,15 +55,17 @@ def test_readable_headers_around_bad_queries_get_formerr() -> None:
         assert dns_server.handle(packet, tcp=False) is None, packet
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.binary(max_size=600))
 def test_any_bytes_get_nothing_or_a_well_formed_response(packet: bytes) -> None:
     _check(_SERVER.handle(packet, tcp=False), packet)
 
 
-@settings(max_examples=3000, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=6),
-       st.integers(0, len(VALID)))
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), max_size=6),
+    st.integers(0, len(VALID)),
+)
 def test_mutated_queries_get_nothing_or_a_well_formed_response(
     flips: list[tuple[int, int]], cut: int
 ) -> None:

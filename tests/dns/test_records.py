@@ -75,11 +75,15 @@ def test_a_only_service_has_no_instance_hostnames(start_dns: Start) -> None:
 
 def test_cname_answers_any_type_and_is_followed_inside_the_zones(start_dns: Start) -> None:
     web = service(
-        "web", CNAME, policy=RoutingPolicy.WEIGHTED,
+        "web",
+        CNAME,
+        policy=RoutingPolicy.WEIGHTED,
         instances=(Instance("w1", cname="api.corp.local"),),
     )
     ext = service(
-        "ext", CNAME, policy=RoutingPolicy.WEIGHTED,
+        "ext",
+        CNAME,
+        policy=RoutingPolicy.WEIGHTED,
         instances=(Instance("e1", cname="www.example.com"),),
     )
     srv = start_dns(zone(web, ext, service("api", A, instances=instances(1))))

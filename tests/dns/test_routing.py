@@ -88,7 +88,10 @@ def test_the_resolver_is_replayable_with_a_seed() -> None:
 
     def run(seed: int) -> list[list[bytes]]:
         rng = random.Random(seed)
-        return [[rr.body for rr in answer(zones, "api.corp.local", wire.A, rng).answer] for _ in range(5)]
+        return [
+            [rr.body for rr in answer(zones, "api.corp.local", wire.A, rng).answer]
+            for _ in range(5)
+        ]
 
     assert run(7) == run(7)
     assert run(7) != run(8)

@@ -97,7 +97,11 @@ def test_tcp_connection_carries_several_queries(start_dns: Start) -> None:
         wires = [dns.message.make_query(n, "A").to_wire() for n in names]
         sock.sendall(b"".join(struct.pack("!H", len(w)) + w for w in wires))  # pipelined
         replies = [dns.message.from_wire(_read_frame(sock)) for _ in names]
-    assert [r.rcode() for r in replies] == [dns.rcode.NOERROR, dns.rcode.NXDOMAIN, dns.rcode.NOERROR]
+    assert [r.rcode() for r in replies] == [
+        dns.rcode.NOERROR,
+        dns.rcode.NXDOMAIN,
+        dns.rcode.NOERROR,
+    ]
     assert [r.id for r in replies] == [dns.message.from_wire(w).id for w in wires]
 
 
@@ -138,7 +142,9 @@ def upstream(start_dns: Start) -> ServerThread:
     return start_dns(Zone("example.com", (service("www", A, instances=instances(1, first=99)),)))
 
 
-def test_outside_names_are_forwarded_to_the_upstream(start_dns: Start, upstream: ServerThread) -> None:
+def test_outside_names_are_forwarded_to_the_upstream(
+    start_dns: Start, upstream: ServerThread
+) -> None:
     srv = start_dns(big_zone(), upstreams=(Upstream(HOST, upstream.port),))
     for ask in (srv.udp, srv.tcp):
         reply = ask("www.example.com", "A")
@@ -164,7 +170,9 @@ def silent_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_a_silent_upstream_gives_servfail_after_the_timeout(start_dns: Start, silent_port: int, upstream: ServerThread) -> None:
+def test_a_silent_upstream_gives_servfail_after_the_timeout(
+    start_dns: Start, silent_port: int, upstream: ServerThread
+) -> None:
     srv = start_dns(big_zone(), upstreams=(Upstream(HOST, silent_port),), upstream_timeout=0.3)
     assert srv.udp("www.example.com", "A").rcode() == dns.rcode.SERVFAIL
     assert values(srv.udp("api.corp.local", "A"))  # the server is fine

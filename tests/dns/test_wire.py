@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dns.flags
 import dns.message
 import pytest
 from hypothesis import given, settings
@@ -17,15 +18,20 @@ TASKS = tuple(
     for n in range(1, 13)
 )
 INDEX = compile_zones(
-    Zones((Zone("corp.local", (service("api", RecordType.A, RecordType.SRV, instances=TASKS),)),), 1)
+    Zones(
+        (Zone("corp.local", (service("api", RecordType.A, RecordType.SRV, instances=TASKS),)),), 1
+    )
 )
 KEY = wire.encode_name("api.corp.local")
 SRVS = INDEX.nodes[KEY].rrsets[wire.SRV].healthy
 
 
 def query(edns: int | None, name: str = "Api.Corp.Local") -> wire.Query:
-    kw = {"use_edns": 0, "payload": edns} if edns is not None else {}
-    return wire.parse_query(dns.message.make_query(name, "SRV", **kw).to_wire())
+    if edns is None:
+        msg = dns.message.make_query(name, "SRV")
+    else:
+        msg = dns.message.make_query(name, "SRV", use_edns=0, payload=edns)
+    return wire.parse_query(msg.to_wire())
 
 
 @settings(max_examples=300, deadline=None)

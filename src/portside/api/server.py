@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from portside.api import explain
 from portside.api.app import App
 from portside.api.context import Context
 from portside.api.registry import SERVICES, ServiceApi
@@ -138,6 +139,7 @@ def make_app(app: App) -> web.Application:
     web_app[APP_KEY] = app
     web_app.router.add_get("/health", health)
     web_app.router.add_get(agent_sessions.PATH, agent_sessions.handle)
+    web_app.router.add_post(explain.PATH, explain.handle_explain)
     web_app.router.add_route("POST", "/{tail:.*}", handle)
     return web_app
 

@@ -11,6 +11,7 @@ import click
 
 from portside import __version__
 from portside.cli.agent import agent as agent_command
+from portside.cli.inspect import explain, status
 from portside.config import (
     DEFAULT_ACCOUNT,
     DEFAULT_DATA_DIR,
@@ -88,6 +89,8 @@ def up(host: str, port: int, data_dir: str, account_id: str, credentials: str | 
 
 
 cli.add_command(agent_command)
+cli.add_command(status)
+cli.add_command(explain)
 
 
 def _redact(url: str) -> str:

@@ -82,8 +82,6 @@ class DnsServer:
 
     def _answer(self, query: wire.Query, tcp: bool) -> bytes | wire.Query:
         server_max = self.settings.max_udp_payload
-        if query.opcode != 0:
-            return wire.error_response(query, wire.NOTIMP, server_max)
         if query.edns is not None and query.edns.version > 0:
             return wire.error_response(query, wire.BADVERS, server_max)
         if query.qclass not in (wire.CLASS_IN, wire.CLASS_ANY) or query.qtype in (

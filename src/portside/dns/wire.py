@@ -42,11 +42,13 @@ class Drop(Exception):
 
 
 class FormatError(Exception):
-    """A readable header around an unreadable query: answer FORMERR."""
+    """A readable header around a query we cannot read: answer with the header
+    alone and ``rcode`` (FORMERR; NOTIMP for an opcode other than QUERY, whose
+    sections, such as UPDATE's, are not laid out like a query's)."""
 
-    def __init__(self, ident: int, flags: int) -> None:
+    def __init__(self, ident: int, flags: int, rcode: int = FORMERR) -> None:
         super().__init__("malformed query")
-        self.ident, self.flags = ident, flags
+        self.ident, self.flags, self.rcode = ident, flags, rcode
 
 
 class Edns(NamedTuple):
@@ -65,10 +67,6 @@ class Query(NamedTuple):
     qtype: int
     qclass: int
     edns: Edns | None
-
-    @property
-    def opcode(self) -> int:
-        return (self.flags & OPCODE_MASK) >> 11
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +108,8 @@ def parse_query(data: bytes) -> Query:
     ident, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(data)
     if flags & QR:
         raise Drop
+    if flags & OPCODE_MASK:
+        raise FormatError(ident, flags, NOTIMP)
     if qdcount != 1 or ancount or nscount or arcount > 1:
         raise FormatError(ident, flags)
     end = _name_end(data, 12)
@@ -270,8 +270,8 @@ def error_response(query: Query, rcode: int, server_max: int, flags: int = 0) ->
 
 
 def format_error(err: FormatError) -> bytes:
-    """FORMERR with no question: the header is all that could be read."""
-    flags = QR | (err.flags & (OPCODE_MASK | RD | CD)) | FORMERR
+    """FORMERR (or NOTIMP) with no question: the header is all that was read."""
+    flags = QR | (err.flags & (OPCODE_MASK | RD | CD)) | err.rcode
     return _HEADER.pack(err.ident, flags, 0, 0, 0, 0)
 
 

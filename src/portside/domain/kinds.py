@@ -9,6 +9,7 @@ from portside.domain.ecs.agent_credential import AgentCredential
 from portside.domain.ecs.capacity_provider import CapacityProvider
 from portside.domain.ecs.cluster import Cluster
 from portside.domain.ecs.container_instance import ContainerInstance
+from portside.domain.ecs.placement_record import PlacementRecord
 from portside.domain.ecs.service import Service
 from portside.domain.ecs.task import Task
 from portside.domain.ecs.task_definition import TaskDefinition, TaskDefinitionFamily
@@ -26,6 +27,7 @@ KINDS: dict[str, type[Any]] = {
         AgentCredential,
         ContainerInstance,
         Service,
+        PlacementRecord,
         Task,
         TaskDefinition, TaskDefinitionFamily,
         SdNamespace, SdService, SdInstance, SdOperation,

@@ -19,5 +19,7 @@ def components() -> list[Component]:
 
     found: list[Component] = []
     found.append(agent_sessions.run)
-    from portside.runtime import reconciler; found.append(reconciler.run)  # noqa: E702, I001
+    from portside.runtime import reconciler
+
+    found.append(reconciler.run)
     return found

@@ -46,7 +46,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -65,7 +64,7 @@ from portside.agent.drivers.base import (
     TaskNetwork,
 )
 from portside.agent.drivers.proc_stats import sample, with_previous
-from portside.agent.drivers.process_spawn import Launch, ProcessFile, is_alive, spawn
+from portside.agent.drivers.process_spawn import Launch, ProcessFile, is_alive, reap, spawn
 from portside.agent.health import HealthState, probe_loop
 from portside.agent.payload import ContainerSpec, TaskSpec
 from portside.agent.ports import PortAllocator
@@ -89,7 +88,6 @@ class ProcessDriver:
         self._launches: dict[str, Launch] = {}
         self._stats: dict[str, dict[str, Any]] = {}
         self._addresses: dict[str, str] = {}
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
 
     async def open(self, emit: Emit) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -290,8 +288,7 @@ class ProcessDriver:
         launch = self._launches.pop(rc.runtime_id, None)
         if launch is None:
             raise ContainerError("CannotStartContainerError", "the container must be created again")
-        started, proc = await spawn(launch, pf)
-        self._procs[rc.runtime_id] = proc
+        started = await spawn(launch, pf)
         doc.update(started, started_at=_now())
         pf.write(doc)
         out = self._runtime(doc, pf)
@@ -340,9 +337,7 @@ class ProcessDriver:
         def readable() -> None:
             loop.remove_reader(pidfd)
             os.close(pidfd)
-            proc = self._procs.pop(rc.runtime_id, None)
-            if proc is not None:
-                proc.poll()  # reap our own shim
+            reap(int(shim_pid))  # type: ignore[arg-type]
             done()
 
         loop.add_reader(pidfd, readable)

@@ -29,6 +29,7 @@ from portside.agent.health import PROBE_TIMED_OUT
 from portside.agent.payload import HealthCheckSpec
 
 SHIM = str(Path(__file__).with_name("shim.py"))
+READY_FD = 3
 READY_TIMEOUT = 15.0
 
 
@@ -130,55 +131,74 @@ class Launch:
         return int(proc.returncode or 0), out.decode(errors="replace")
 
 
-async def spawn(launch: Launch, pf: ProcessFile) -> tuple[dict[str, Any], subprocess.Popen[bytes]]:
-    """Start the shim and wait for it to report the exec: (pid-file fields, the shim)."""
+async def spawn(launch: Launch, pf: ProcessFile) -> dict[str, Any]:
+    """Start the shim and wait for it to report the exec; return the pid-file fields.
+
+    ``posix_spawn`` starts the shim in a new session with stdin from /dev/null,
+    stdout and stderr to the log files, and the write end of the ready pipe as
+    fd 3; every other descriptor of the agent is close-on-exec. The agent reaps
+    the shim itself (see ProcessDriver._watch) — no ``Popen`` object outlives it.
+    """
     pf.dir.mkdir(parents=True, exist_ok=True)
     cwd = launch.cwd or str(pf.dir)
     launch.cwd = cwd
-    read_fd, write_fd = os.pipe()
     cfg = {
         "argv": launch.argv,
         "cwd": cwd,
         "status": str(pf.status_path),
         "rlimits": launch.rlimits,
-        "ready_fd": write_fd,
+        "ready_fd": READY_FD,
     }
+    read_fd, write_fd = os.pipe()
+    fds = [write_fd]
     try:
-        with open(pf.stdout_path, "ab") as out, open(pf.stderr_path, "ab") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", SHIM, json.dumps(cfg)],
-                env=launch.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-                pass_fds=(write_fd,),
-            )
+        fds.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+        fds.append(os.open(pf.stdout_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
+        fds.append(os.open(pf.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
+        actions = [
+            (os.POSIX_SPAWN_DUP2, fds[1], 0),
+            (os.POSIX_SPAWN_DUP2, fds[2], 1),
+            (os.POSIX_SPAWN_DUP2, fds[3], 2),
+            (os.POSIX_SPAWN_DUP2, write_fd, READY_FD),
+        ]
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-I", "-S", SHIM, json.dumps(cfg)],
+            launch.env,
+            file_actions=actions,
+            setsid=True,
+        )
     except OSError as exc:
         os.close(read_fd)
         raise ContainerError("CannotStartContainerError", f"cannot run the process shim: {exc}") from exc
     finally:
-        os.close(write_fd)
+        for fd in fds:
+            os.close(fd)
     try:
         line = await _read_line(read_fd, READY_TIMEOUT)
     finally:
         os.close(read_fd)
-    shim_ticks = start_ticks(proc.pid)
+    shim_ticks = start_ticks(pid)
     doc = json.loads(line) if line.strip() else None
     if not isinstance(doc, dict) or "exec_error" in doc or "pid" not in doc:
-        await asyncio.get_running_loop().run_in_executor(None, _wait_quietly, proc)
-        detail = (doc or {}).get("exec_error") if isinstance(doc, dict) else None
+        await asyncio.get_running_loop().run_in_executor(None, _reap_blocking, pid)
+        detail = doc.get("exec_error") if isinstance(doc, dict) else None
         raise ContainerError(
             "CannotStartContainerError",
             f"{detail or 'the process shim failed'}: {launch.argv[0]!r}",
         )
-    fields = {"shim_pid": proc.pid, "shim_ticks": shim_ticks, "pid": doc["pid"], "ticks": doc["ticks"]}
-    return fields, proc
+    return {"shim_pid": pid, "shim_ticks": shim_ticks, "pid": doc["pid"], "ticks": doc["ticks"]}
 
 
-def _wait_quietly(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
+def reap(pid: int) -> None:
+    """Collect an exited shim if it is our child (an adopted one is init's to reap)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _reap_blocking(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 async def _read_line(fd: int, timeout: float) -> str:

@@ -47,6 +47,22 @@ class Outcome:
     failures: list[Failure]
     results: list[PlacementResult]
 
+    def explanations(self) -> list[tuple[int, str, tuple[str, ...]]]:
+        """(task index in the batch order of ``placements``, text, strategies) per decision;
+        unplaced tasks come last with index -1."""
+        out: list[tuple[int, str, tuple[str, ...]]] = []
+        placed_i = 0
+        for result in self.results:
+            labels = tuple(label for group in result.trace.strategies for label in group)
+            for i, p in enumerate(result.placements):
+                text = result.trace.explain(i)
+                if p is not None:
+                    out.append((placed_i, text, labels))
+                    placed_i += 1
+                else:
+                    out.append((-1, text, labels))
+        return out
+
 
 def task_request(
     td: Any,

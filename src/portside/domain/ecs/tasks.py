@@ -211,8 +211,26 @@ def run_task(
         )
         for p in outcome.placements
     ]
-    store.commit(tasks)
+    store.commit([*tasks, *_records(c, now, tasks, outcome)])
     return tasks, outcome.failures
+
+
+def _records(cluster: Cluster, now: datetime, tasks: Sequence[Task], outcome: Any) -> list[Any]:
+    """Placement explanations for ``portside explain``: per task, and the last failure."""
+    from portside.domain.ecs.placement_record import PlacementRecord, run_task_key
+
+    records: list[Any] = []
+    failed: list[str] = []
+    for index, text, labels in outcome.explanations():
+        if index >= 0:
+            records.append(PlacementRecord(tasks[index].task_arn, cluster.cluster_arn, now, labels, text))
+        else:
+            failed.append(text)
+    if failed:
+        records.append(
+            PlacementRecord(run_task_key(cluster.cluster_arn), cluster.cluster_arn, now, (), "\n".join(failed))
+        )
+    return records
 
 
 def start_task(
@@ -261,7 +279,7 @@ def start_task(
         )
         for p in outcome.placements
     ]
-    store.commit(tasks)
+    store.commit([*tasks, *_records(c, now, tasks, outcome)])
     return tasks, outcome.failures
 
 
