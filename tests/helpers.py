@@ -101,6 +101,7 @@ class Server:
             AWS_SECRET_ACCESS_KEY="test",
             AWS_DEFAULT_REGION=REGION,
             AWS_PAGER="",
+            AWS_DISABLE_HOST_PREFIX_INJECTION="true",
         )
         return env
 
@@ -125,5 +126,5 @@ def client(endpoint: str, service: str = "ecs", *, key: str = "test", secret: st
         region_name=region,
         aws_access_key_id=key,
         aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
     )

@@ -84,6 +84,7 @@ class Rig:
     notifier: RecordingNotifier = field(default_factory=RecordingNotifier)
     engine: Engine | None = None
     metadata: MetadataServer | None = None
+    crashed: bool = False
 
     async def __aenter__(self) -> Rig:
         state = StateDir(self.state_dir)
@@ -102,10 +103,18 @@ class Rig:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.engine is not None and not self.crashed:
+            await self.engine.apply_manifest([])  # stop everything the test left running
+            await asyncio.wait_for(
+                asyncio.gather(*(m.done.wait() for m in self.engine.managers.values())), 60
+            )
         await self.crash()
 
     async def crash(self) -> None:
         """Stop the agent the way a kill does: managers gone, containers left running."""
+        if self.crashed:
+            return
+        self.crashed = True
         if self.engine is not None:
             await self.engine.shutdown()
             await asyncio.sleep(0)

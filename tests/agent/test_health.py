@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from portside.agent.health import (
     HEALTHY,
@@ -86,11 +87,9 @@ def test_probe_loop_emits_changes_only() -> None:
     spec = HealthCheckSpec(("CMD-SHELL", "true"), interval=5, retries=3, start_period=0)
 
     async def main() -> None:
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await probe_loop(spec, probe, lambda s: seen.append(s.status), started=0.0,
                              sleep=sleep, monotonic=lambda: clock[0], wall=lambda: clock[0])
-        except asyncio.CancelledError:
-            pass
 
     asyncio.run(main())
     assert seen == [HEALTHY, UNHEALTHY, HEALTHY]

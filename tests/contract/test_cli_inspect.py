@@ -18,7 +18,7 @@ def _portside(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_explain_a_placed_task_and_a_failure(server: Server) -> None:
     ecs = server.client()
-    cluster, cis = cluster_with_instances(ecs, 2, cpu=1024, memory=1024)
+    cluster, _ = cluster_with_instances(ecs, 2, cpu=1024, memory=1024)
     td = register_td(ecs, memory=512)
     task = ecs.run_task(cluster=cluster, taskDefinition=td["family"],
                         placementStrategy=[{"type": "binpack", "field": "memory"}])["tasks"][0]

@@ -124,6 +124,8 @@ class TaskManager:
         self.execution_stopped_at: float | None = None
         self.desired_status = spec.desired_status
         self._stop_requested = spec.wants_stop
+        if spec.wants_stop:
+            self.reason = self.reason or spec.stop_reason or STOPPED_BY_CONTROL_PLANE
         self._essential_exit: str | None = None
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self.done = asyncio.Event()
@@ -172,8 +174,9 @@ class TaskManager:
             self.done.set()
 
     async def _run(self) -> None:
+        if self.known != "NONE":
+            self._report_task()  # restored: the control plane may not have heard the last move
         if self.known == "STOPPED":
-            self._report_task()  # the control plane may not have heard it
             return
         self._drain()
         try:

@@ -16,6 +16,7 @@ import inspect
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -122,11 +123,22 @@ async def handle(request: web.Request) -> web.Response:
         return _respond(protocol.encode(wire, request_id))
     except AwsError as exc:
         namespace = service.error_namespace if service else "com.amazonaws"
-        return _respond(protocol.encode_error(exc, namespace, request_id))
+        members = _error_members(service, exc, protocol) if service else None
+        return _respond(protocol.encode_error(exc, namespace, request_id, members))
     except Exception:
         log.exception("request %s failed", request_id)
         error = InternalFailure(f"portside failed to handle request {request_id}; see its log.")
         return _respond(protocol.encode_error(error, "com.amazonaws", request_id))
+
+
+def _error_members(service: ServiceApi, exc: AwsError, protocol: WireProtocol) -> dict[str, Any]:
+    """The error shape's members beyond its message (e.g. Cloud Map's ``NamespaceId``)."""
+    try:
+        shape = service.model.shape_for(exc.code)
+    except Exception:  # botocore raises NoShapeFoundError for unknown names
+        return {}
+    members = encode_output(shape, exc, protocol.timestamp) or {}
+    return {k: v for k, v in members.items() if k.lower() != "message"}
 
 
 async def health(request: web.Request) -> web.Response:

@@ -41,7 +41,9 @@ class WireProtocol(Protocol):
 
     def encode(self, value: Any, request_id: str) -> Encoded: ...
 
-    def encode_error(self, error: AwsError, namespace: str, request_id: str) -> Encoded: ...
+    def encode_error(
+        self, error: AwsError, namespace: str, request_id: str, members: dict[str, Any] | None = None
+    ) -> Encoded: ...
 
 
 class AwsJson11:
@@ -65,8 +67,10 @@ class AwsJson11:
             200, {"Content-Type": self.content_type, "x-amzn-RequestId": request_id}, body
         )
 
-    def encode_error(self, error: AwsError, namespace: str, request_id: str) -> Encoded:
-        body = json.dumps({"__type": error.code, "message": error.message}).encode()
+    def encode_error(
+        self, error: AwsError, namespace: str, request_id: str, members: dict[str, Any] | None = None
+    ) -> Encoded:
+        body = json.dumps({**(members or {}), "__type": error.code, "message": error.message}).encode()
         headers = {
             "Content-Type": self.content_type,
             "x-amzn-RequestId": request_id,
@@ -99,8 +103,12 @@ class RpcV2Cbor:
         }
         return Encoded(200, headers, body)
 
-    def encode_error(self, error: AwsError, namespace: str, request_id: str) -> Encoded:
-        body = cbor2.dumps({"__type": f"{namespace}#{error.code}", "message": error.message})
+    def encode_error(
+        self, error: AwsError, namespace: str, request_id: str, members: dict[str, Any] | None = None
+    ) -> Encoded:
+        body = cbor2.dumps(
+            {**(members or {}), "__type": f"{namespace}#{error.code}", "message": error.message}
+        )
         headers = {
             "Content-Type": self.content_type,
             "smithy-protocol": "rpc-v2-cbor",

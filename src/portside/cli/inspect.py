@@ -72,7 +72,9 @@ def _cluster_tables(console: Console, ecs: Any, arn: str, name: str) -> None:
             t.add_column(col)
         for i in range(0, len(services), 10):
             for s in ecs.describe_services(cluster=arn, services=services[i:i + 10])["services"]:
-                primary = next((d for d in s["deployments"] if d["status"] == "PRIMARY"), {})
+                primary: dict[str, Any] = next(
+                    (d for d in s["deployments"] if d["status"] == "PRIMARY"), {}
+                )
                 events = s.get("events") or [{}]
                 t.add_row(s["serviceName"], s["status"], str(s["desiredCount"]),
                           str(s["runningCount"]), str(s["pendingCount"]),

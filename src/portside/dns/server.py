@@ -33,7 +33,7 @@ from portside.dns import wire
 from portside.dns.answer import resolve
 from portside.dns.forward import Upstream, forward
 from portside.dns.index import Index, compile_zones
-from portside.dns.zone import Registry
+from portside.dns.zone import Registry, Zones
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class DnsServer:
         self.registry = registry
         self.settings = settings or DnsSettings()
         self._rng = random.Random(self.settings.seed)
-        self._index = self._compile()
+        self._index = self._compile(registry.current())
         self._flags = wire.AA | (wire.RA if self.settings.upstreams else 0)
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
@@ -92,7 +92,7 @@ class DnsServer:
         zones = self.registry.current()
         index = self._index
         if zones.revision != index.revision:
-            index = self._index = self._compile()
+            index = self._index = self._compile(zones)
         res = resolve(index, query.key, query.qtype, self._rng)
         if res.outside:
             if self.settings.upstreams and query.flags & wire.RD:
@@ -105,8 +105,8 @@ class DnsServer:
             query, res.rcode, res.answer, res.authority, limit, server_max, self._flags
         )
 
-    def _compile(self) -> Index:
-        index = compile_zones(self.registry.current())
+    def _compile(self, zones: Zones) -> Index:
+        index = compile_zones(zones)
         for problem in index.problems:
             log.warning("DNS: %s", problem)
         return index

@@ -52,7 +52,8 @@ class PlacementResult:
     placements: tuple[Placement | None, ...]
     """Per task of the batch, where it goes, or None when it could not be placed."""
     failures: tuple[PlacementFailure, ...]
-    """For the tasks not placed: each instance's reason, once (ECS's ``failures``)."""
+    """For the tasks not placed: each instance once, with its reason when the first of them
+    failed (ECS's ``failures``)."""
     trace: Trace
 
     @property
@@ -190,9 +191,10 @@ class _Batch:
         r = self._requests.get(req)
         if r is None:
             r = self._requests[req] = _Request(self, req)
-        if r.failed is not None and (r.failed[0] == self.version or (r.sticky and not self.full)):
+        if r.failed is not None and (r.failed[0] == self.version or r.sticky):
             # Placements only take resources and add tasks to groups, so a request that
-            # fitted nowhere still fits nowhere (unless a task:group memberOf could now pass).
+            # fitted nowhere still fits nowhere (unless a task:group memberOf could now pass):
+            # it fails at once, explained as when it first failed.
             return None, _renumber(r.failed[1], i)
         if r.index is not None:
             found = r.index.find(req)
@@ -313,7 +315,7 @@ def _failures(decisions: list[Decision], instance_count: int) -> tuple[Placement
                 else "No ACTIVE container instance in the cluster can run this task."
             )
             seen.setdefault((None, MISSING), PlacementFailure(None, MISSING, detail))
-        for x in listed:
-            seen.setdefault((x.instance_arn, x.reason), PlacementFailure(x.instance_arn, x.reason))
+        for x in listed:  # one entry per instance: its reason when a task first failed
+            seen.setdefault((x.instance_arn, ""), PlacementFailure(x.instance_arn, x.reason))
     return tuple(seen.values())
 

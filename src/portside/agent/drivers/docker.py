@@ -183,7 +183,7 @@ class DockerDriver:
             net = await find()
         if net is None:
             raise RuntimeError(f"cannot create the Docker network {AWSVPC_NETWORK}")
-        net = await self._call(self.api.inspect_network, net["Id"])
+        net = dict(await self._call(self.api.inspect_network, net["Id"]))
         subnets = [c.get("Subnet") for c in (net.get("IPAM") or {}).get("Config") or () if c.get("Subnet")]
         if subnets:
             self.awsvpc_subnet = str(subnets[0])
