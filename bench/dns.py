@@ -1,6 +1,7 @@
 """DNS throughput and latency: portside's DNS server against dnsmasq, side by side.
 
     .venv/bin/python bench/dns.py [--seconds 5] [--clients 4] [--window 8] [--instances 8 100]
+                                  [--servers portside dnsmasq] [--nice N]
 
 Serves the same records from both servers: for each instance count N, a Cloud
 Map-style service ``_svcN._tcp.bench.local`` with A and SRV records (MULTIVALUE,
@@ -23,6 +24,9 @@ and the share of truncated answers.
 The machine is shared with other work: besides wall-clock queries per second,
 each result has the server's own CPU seconds (from /proc) and queries per
 CPU-second, which is what "qps on one core" means when the core is not all ours.
+``--nice -10`` (root) raises servers and clients above other work, equally for
+both servers. For scale, a bare uvloop UDP echo server answering a fixed packet
+measured about 97,000 queries per CPU-second here with this client.
 """
 
 from __future__ import annotations
@@ -152,8 +156,6 @@ def dnsmasq(workdir: Path, counts: list[int], core: int) -> Iterator[Target]:
             f"--conf-file={conf}",
             f"--local-ttl={TTL}",
             "--pid-file=",
-            "--user=root",
-            "--group=root",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -61,11 +62,17 @@ class Server:
     def _spawn(self, log: Any, env: dict[str, str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "portside.cli.main", "up", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), *self.extra_args],
+             "--data-dir", str(self.data_dir), "--dns-port", "0", *self.extra_args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
         )
+
+    @property
+    def dns_port(self) -> int:
+        """The port the server's DNS answers on (it picks a free one in tests)."""
+        with urllib.request.urlopen(self.endpoint + "/health", timeout=5) as resp:
+            return int(json.loads(resp.read())["dns_port"])
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -31,6 +31,8 @@ class Settings:
     credentials: dict[str, str] = field(default_factory=dict)
     database_url: str | None = None
     max_body_bytes: int = 1 << 20
+    dns_host: str = DEFAULT_HOST
+    dns_port: int | None = DEFAULT_DNS_PORT  # None: no DNS server; 0: any free port
     agent_heartbeat_timeout: float = field(  # s without a heartbeat: agentConnected false
         default_factory=lambda: float(os.environ.get("PORTSIDE_AGENT_HEARTBEAT_TIMEOUT", "30")))
     agent_credential_ttl: float = field(  # s a per-instance agent key pair stays valid

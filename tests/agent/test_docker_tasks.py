@@ -50,7 +50,7 @@ def test_busybox_httpd_on_a_dynamic_host_port(tmp_path: Path, busybox: str, dock
 
             (c,) = containers_of(docker_client, arn)
             assert c.id == running["containers"][0]["runtimeId"]
-            assert c.name.startswith(f"ecs-rig-1-web-")
+            assert c.name.startswith("ecs-rig-1-web-")
             labels = c.labels
             assert labels["com.amazonaws.ecs.container-name"] == "web"
             assert labels["com.amazonaws.ecs.cluster"] == "rig" and labels["team"] == "a"
@@ -142,7 +142,9 @@ def test_the_metadata_endpoint_answers_inside_the_container(
 ) -> None:
     script = (
         'u=${ECS_CONTAINER_METADATA_URI_V4#http://}; hp=${u%%/*}; path=/${u#*/}; '
-        'get() { printf "GET $path$1 HTTP/1.0\\r\\nHost: $hp\\r\\n\\r\\n" | nc ${hp%:*} ${hp#*:} | sed "1,/^\\r$/d"; echo; }; '
+        # busybox nc closes the connection at the end of its input: keep it open a moment
+        'get() { (printf "GET $path$1 HTTP/1.0\\r\\nHost: $hp\\r\\n\\r\\n"; sleep 3) '
+        '| nc ${hp%:*} ${hp#*:} | sed "1,/^\\r$/d"; echo; }; '
         'sleep 0.5; echo "C=$(get)"; echo "T=$(get /task)"; echo "S=$(get /stats)"; sleep 60'
     )
 
@@ -198,5 +200,19 @@ def test_a_restarted_agent_adopts_its_containers(tmp_path: Path, busybox: str, d
             assert containers_of(docker_client, drop["taskArn"]) == []
             port = again["containers"][0]["networkBindings"][0]["hostPort"]
             assert await http_get(f"http://127.0.0.1:{port}/") == b"portside busybox\n"
+
+    asyncio.run(main())
+
+
+def test_task_level_limits_cap_each_container(tmp_path: Path, busybox: str, docker_client: Any) -> None:
+    async def main() -> None:
+        async with rig(tmp_path) as r:
+            p = payload([{"name": "app", "image": busybox, "command": ["sleep", "60"], "stopTimeout": 1}],
+                        cpu="512", memory="96")
+            await r.run(p)
+            running = await r.status(p["taskArn"], "RUNNING")
+            host = docker_client.containers.get(running["containers"][0]["runtimeId"]).attrs["HostConfig"]
+            assert host["Memory"] == 96 * 1024 * 1024
+            assert host["NanoCpus"] == 500_000_000
 
     asyncio.run(main())

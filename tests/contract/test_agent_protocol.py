@@ -269,9 +269,10 @@ def test_a_new_session_replaces_the_old_one(srv: Server) -> None:
 def test_silent_agent_becomes_disconnected(srv: Server) -> None:
     ecs = srv.client()
     cluster, instance, _ = setup_cluster(ecs)
+    api_only = register_instance(ecs, cluster)  # no agent ever connects for it
 
-    def connected() -> bool:
-        (ci,) = ecs.describe_container_instances(cluster=cluster, containerInstances=[instance])[
+    def connected(which: str = instance) -> bool:
+        (ci,) = ecs.describe_container_instances(cluster=cluster, containerInstances=[which])[
             "containerInstances"
         ]
         return bool(ci["agentConnected"])
@@ -284,6 +285,7 @@ def test_silent_agent_becomes_disconnected(srv: Server) -> None:
             assert connected()
             await asyncio.sleep(HEARTBEAT_TIMEOUT + 1.5)  # no heartbeats now
             assert not connected()
+            assert connected(api_only)  # registration's word stands without an agent
             await agent.send({"type": "Heartbeat", "runningTasks": []})
             await asyncio.sleep(0.3)
             assert connected()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.contract.ecs_fixtures import cluster_with_instances, register_td
 from tests.helpers import Server, unique
 
 ACCOUNT = "000000000000"
@@ -106,6 +107,25 @@ def test_service(ecs: Any) -> None:
     with pytest.raises(ClientError) as err:
         ecs.tag_resource(resourceArn=short, tags=[{"key": "a", "value": "b"}])
     assert error_code(err) == "InvalidParameterException"
+
+
+def test_container_instance_and_task(ecs: Any) -> None:
+    cluster, (instance,) = served(lambda: cluster_with_instances(ecs))
+    assert instance.startswith(f"{PREFIX}:container-instance/{cluster}/")
+    exercise(ecs, instance)
+    td = register_td(ecs)
+    out = ecs.run_task(
+        cluster=cluster, taskDefinition=td["taskDefinitionArn"], tags=[{"key": "x", "value": "y"}]
+    )
+    (task,) = out["tasks"]
+    assert task["taskArn"].startswith(f"{PREFIX}:task/{cluster}/")
+    assert tags_of(ecs, task["taskArn"]) == {"x": "y"}
+    exercise(ecs, task["taskArn"])
+    ecs.tag_resource(resourceArn=task["taskArn"], tags=[{"key": "k", "value": "v"}])
+    (described,) = ecs.describe_tasks(cluster=cluster, tasks=[task["taskArn"]], include=["TAGS"])[
+        "tasks"
+    ]
+    assert described["tags"] == [{"key": "k", "value": "v"}]
 
 
 def test_limits_and_reserved_prefix(ecs: Any) -> None:

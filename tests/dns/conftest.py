@@ -27,13 +27,14 @@ HOST = "127.0.0.1"
 
 
 class ServerThread:
-    """A DnsServer on 127.0.0.1 and a free port, its loop running in a thread."""
+    """A DnsServer on a free port (127.0.0.1 unless ``host``), its loop in a thread."""
 
-    def __init__(self, zones: tuple[Zone, ...], **settings: Any) -> None:
+    def __init__(self, zones: tuple[Zone, ...], host: str = HOST, **settings: Any) -> None:
+        self.host = host
         self.registry = StaticRegistry(zones)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server = DnsServer(self.registry, DnsSettings(host=HOST, port=0, **settings))
+        self.server = DnsServer(self.registry, DnsSettings(host=host, port=0, **settings))
 
     def start(self) -> ServerThread:
         self.thread.start()
@@ -55,11 +56,11 @@ class ServerThread:
 
     def udp(self, name: str, rdtype: str = "A", **kw: Any) -> dns.message.Message:
         query = dns.message.make_query(name, rdtype, **kw)
-        return dns.query.udp(query, HOST, port=self.port, timeout=3)
+        return dns.query.udp(query, self.host, port=self.port, timeout=3)
 
     def tcp(self, name: str, rdtype: str = "A", **kw: Any) -> dns.message.Message:
         query = dns.message.make_query(name, rdtype, **kw)
-        return dns.query.tcp(query, HOST, port=self.port, timeout=3)
+        return dns.query.tcp(query, self.host, port=self.port, timeout=3)
 
 
 @pytest.fixture

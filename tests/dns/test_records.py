@@ -8,7 +8,7 @@ import dns.flags
 import dns.rcode
 import dns.rdatatype
 
-from portside.dns.zone import Instance, RecordType, RoutingPolicy, Soa, Zone
+from portside.dns.zone import Instance, RecordType, RoutingPolicy, Service, Soa, Zone
 from tests.dns.conftest import ServerThread, instances, service, values
 
 A, AAAA, SRV, CNAME = RecordType.A, RecordType.AAAA, RecordType.SRV, RecordType.CNAME
@@ -16,8 +16,8 @@ A, AAAA, SRV, CNAME = RecordType.A, RecordType.AAAA, RecordType.SRV, RecordType.
 Start = Callable[..., ServerThread]
 
 
-def zone(*services: object, name: str = "corp.local") -> Zone:
-    return Zone(name, tuple(services))  # type: ignore[arg-type]
+def zone(*services: Service, name: str = "corp.local") -> Zone:
+    return Zone(name, services)
 
 
 def test_a_records_with_the_service_ttl_and_the_aa_bit(start_dns: Start) -> None:

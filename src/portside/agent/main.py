@@ -122,6 +122,10 @@ async def register(
                 log.warning("cannot re-register as %s (%s); registering anew", saved, exc)
                 saved = None
                 continue
+            if exc.code == "ClusterNotFoundException" and config.cluster == "default":
+                # like the ECS agent: the default cluster is made on first use
+                await client.call("CreateCluster", {"clusterName": "default"}, bootstrap=True)
+                continue
             if not exc.retryable and exc.code != "ClusterNotFoundException":
                 raise
             log.warning("registration failed (%s); retrying in %.0fs", exc, backoff)

@@ -35,6 +35,12 @@ log = logging.getLogger("portside.agent.session")
 
 HEARTBEAT_INTERVAL = 10.0
 MIN_BACKOFF, MAX_BACKOFF = 1.0, 30.0
+CLOSE_REPLACED = 4000  # a newer session for this instance took over
+CLOSE_DEREGISTERED = 4004  # the instance is not registered any more
+
+
+class InstanceDeregistered(Exception):
+    """The control plane no longer knows this container instance: the agent must not go on."""
 
 
 class Outbox:
@@ -166,6 +172,8 @@ class Session:
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status in (401, 403):
                 self.client.instance_credentials = None  # sign with the bootstrap pair next time
+            if exc.status == 400:
+                raise InstanceDeregistered(f"the control plane refused the session: {exc.message}") from exc
             raise
 
     async def _hold(self, ws: aiohttp.ClientWebSocketResponse, stop: asyncio.Event) -> None:
@@ -206,7 +214,14 @@ class Session:
                 log.debug("ignoring a %r message", doc.get("type"))
                 continue
             await handler(ws, doc)
-        log.info("session closed by the control plane (code %s)", ws.close_code)
+        code = ws.close_code
+        if code == CLOSE_DEREGISTERED:
+            raise InstanceDeregistered(f"{self.instance_arn} was deregistered")
+        if code == CLOSE_REPLACED:
+            log.warning("another session for %s replaced this one: is a second agent running?",
+                        self.instance_arn)
+        else:
+            log.info("session closed by the control plane (code %s)", code)
 
     async def _write(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         while True:

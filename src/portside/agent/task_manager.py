@@ -216,7 +216,7 @@ class TaskManager:
         for c in self.containers.values():
             if c.status != NONE:
                 continue
-            if self.pull_started_at is None:
+            if self.pull_started_at is None and self.s.driver.pulls_images:
                 self.pull_started_at = time.time()
             try:
                 c.image_id = await self._act(c, self.s.driver.pull(c.spec))

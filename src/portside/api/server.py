@@ -142,7 +142,8 @@ def _error_members(service: ServiceApi, exc: AwsError, protocol: WireProtocol) -
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    app = request.app[APP_KEY]
+    return web.json_response({"status": "ok", "dns_port": app.extras.get("dns_port")})
 
 
 def make_app(app: App) -> web.Application:

@@ -98,7 +98,16 @@ def agent(
         click.echo(f"  state:    {config.state_dir}")
         sys.stdout.flush()
 
+    from portside.agent.session import InstanceDeregistered
+
     try:
         run(config, ready)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    except InstanceDeregistered as exc:
+        click.echo(
+            f"portside agent: {exc}; exiting (its tasks keep running; start the agent again to "
+            "register as a new container instance)",
+            err=True,
+        )
+        sys.exit(5)

@@ -6,15 +6,18 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from portside import __version__
 from portside.cli.agent import agent as agent_command
 from portside.cli.inspect import explain, status
+from portside.cli.simulate import simulate as simulate_command
 from portside.config import (
     DEFAULT_ACCOUNT,
     DEFAULT_DATA_DIR,
+    DEFAULT_DNS_PORT,
     DEFAULT_HOST,
     DEFAULT_PORT,
     ConfigError,
@@ -45,7 +48,23 @@ def cli() -> None:
     type=click.Path(dir_okay=False),
     help="AWS credentials file whose key pairs are accepted (required off loopback).",
 )
-def up(host: str, port: int, data_dir: str, account_id: str, credentials: str | None) -> None:
+@click.option(
+    "--dns-port",
+    default=DEFAULT_DNS_PORT,
+    show_default=True,
+    type=int,
+    help="Port of the DNS server for Cloud Map DNS namespaces (UDP and TCP; 53 needs root).",
+)
+@click.option("--no-dns", is_flag=True, help="Do not start the DNS server.")
+def up(
+    host: str,
+    port: int,
+    data_dir: str,
+    account_id: str,
+    credentials: str | None,
+    dns_port: int,
+    no_dns: bool,
+) -> None:
     """Start the control plane (SQLite by default; PORTSIDE_DATABASE_URL for PostgreSQL)."""
     from portside.runtime.control_plane import run
 
@@ -58,17 +77,22 @@ def up(host: str, port: int, data_dir: str, account_id: str, credentials: str | 
             account_id=account_id,
             credentials=load_credentials(credentials) if credentials else {},
             database_url=os.environ.get("PORTSIDE_DATABASE_URL") or None,
+            dns_host=host,
+            dns_port=None if no_dns else dns_port,
         )
         settings.validate()
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 
-    def ready(app: object) -> None:
+    def ready(app: Any) -> None:
         store = settings.database_url or str(Path(settings.data_dir) / "portside.db")
         keys = settings.accepted_keys()
         click.echo(f"portside {__version__} listening on {settings.endpoint}")
         click.echo(f"  store:    {_redact(store)}")
         click.echo(f"  account:  {settings.account_id}")
+        if settings.dns_port is not None:
+            dns_port = app.extras.get("dns_port", settings.dns_port)
+            click.echo(f"  dns:      {settings.dns_host}:{dns_port} (UDP and TCP)")
         if settings.credentials:
             click.echo(f"  credentials: {len(keys)} key pair(s) from {credentials}")
         else:
@@ -91,6 +115,7 @@ def up(host: str, port: int, data_dir: str, account_id: str, credentials: str | 
 cli.add_command(agent_command)
 cli.add_command(status)
 cli.add_command(explain)
+cli.add_command(simulate_command)
 
 
 def _redact(url: str) -> str:

@@ -10,14 +10,16 @@ like a lost agent:
 - the clock for an instance starts no earlier than ``since`` (when this
   control plane started watching): after a restart every agent gets a full
   ``timeout`` to reconnect, however old its last heartbeat is;
-- an instance that never heartbeated (registered through the API with no
-  agent, as tests and simulated instances do) keeps what registration said.
+- an instance whose agent never opened a session (registered through the
+  API with no agent, as tests and simulated instances are) keeps what
+  registration said. The caller says which instances have an agent: those
+  that were ever issued agent credentials.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from datetime import datetime, timedelta
 
 from portside.domain.ecs.container_instance import ContainerInstance
@@ -28,11 +30,17 @@ def lost(
     now: datetime,
     timeout: timedelta,
     since: datetime,
+    with_agent: Container[str],
 ) -> list[ContainerInstance]:
-    """The instances to mark ``agent_connected=False`` at ``now``, already marked."""
+    """The instances to mark ``agent_connected=False`` at ``now``, already marked.
+
+    Only instances in ``with_agent`` (by ARN) are considered.
+    """
     out = []
     for ci in instances:
-        if not ci.agent_connected or ci.last_heartbeat_at is None or not ci.registered:
+        if not ci.agent_connected or not ci.registered or ci.key not in with_agent:
+            continue
+        if ci.last_heartbeat_at is None:
             continue
         if now - max(ci.last_heartbeat_at, since) > timeout:
             out.append(dataclasses.replace(ci, agent_connected=False))

@@ -19,6 +19,7 @@ such as log routers outlive the work they serve.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from portside.controllers.fenceposts import resolve_fenceposts
 from portside.controllers.plan import (
@@ -38,6 +39,7 @@ def plan_daemon(
     view: View,
     eligible: Callable[[ContainerInstance], bool],
     others_on: Callable[[str], int],
+    throttled_until: datetime | None = None,
 ) -> Plan:
     """``eligible(instance)`` applies the static placement checks; ``others_on(arn)``
     counts the non-daemon service tasks still on an instance."""
@@ -95,4 +97,7 @@ def plan_daemon(
             )
             plan.stop(t, why)
     plan.steady = steady and not plan.stops and not plan.targets
+    if plan.targets and throttled_until is not None and view.now < throttled_until:
+        plan.targets = []
+        plan.wake.append(throttled_until)
     return plan

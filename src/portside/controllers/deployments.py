@@ -176,8 +176,11 @@ def settle(
     messages: list[str] = []
     out: list[Deployment] = []
     primary = svc.primary
-    rolling_back = primary is not None and primary.rollout_state == "IN_PROGRESS" and (
-        primary.rollout_state_reason == rollback_reason(primary.id)
+    rolling_back = (
+        not steady
+        and primary is not None
+        and primary.rollout_state == "IN_PROGRESS"
+        and primary.rollout_state_reason == rollback_reason(primary.id)
     )
     for d in svc.deployments:
         mine = tasks_after.get(d.id, ())

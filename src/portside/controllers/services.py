@@ -149,7 +149,7 @@ def decide(
 
     launcher = Launcher(snapshot, view, seed=f"{service_arn}:{snapshot.revision}")
     if svc.scheduling_strategy == "DAEMON":
-        plan = plan_daemon(view, launcher.eligible, _others_on(snapshot, view))
+        plan = plan_daemon(view, launcher.eligible, _others_on(snapshot, view), throttled_until)
     else:
         plan = plan_replica(view, throttled_until)
     messages += plan.messages

@@ -37,7 +37,7 @@ class Resolution(NamedTuple):
     answer: Sequence[wire.Rr]
     authority: tuple[wire.Rr, ...] = ()
     outside: bool = False  # the name is in none of the zones
-    direct: bool = False  # one RRset owned by the query name: the fast path
+    direct: RrSet | None = None  # the one RRset, owned by the query name: the fast path
 
 
 OUTSIDE = Resolution(wire.REFUSED, [], (), True)
@@ -50,7 +50,7 @@ def resolve(index: Index, key: bytes, qtype: int, rng: random.Random) -> Resolut
         return _missing(index, key, [])
     rrset = node.rrsets.get(qtype)
     if rrset is not None:  # the common case, first
-        return Resolution(wire.NOERROR, choose(rrset, rng), (), False, True)
+        return Resolution(wire.NOERROR, choose(rrset, rng), (), False, rrset)
     if qtype == wire.ANY:
         every = [rr for rrset in node.rrsets.values() for rr in choose(rrset, rng)]
         return Resolution(wire.NOERROR, every, () if every else node.zone.negative)

@@ -34,6 +34,7 @@ TCP_LIMIT = 65535
 _MAX_POINTER = 0x3FFF
 _HEADER = struct.Struct("!6H")
 _QTAIL = struct.Struct("!HH")
+_COUNTS = struct.Struct("!5H")  # the header after the id
 _OPT_FIXED = struct.Struct("!HHIH")  # type, payload size, ext-rcode/version/flags, rdlength
 
 
@@ -214,19 +215,44 @@ def response(
     return b"".join(out)
 
 
+class Template(NamedTuple):
+    """What a positive, direct response to one query packet keeps between queries:
+    everything but the id and the records chosen."""
+
+    flags: int  # the response's flags word
+    question: bytes
+    opt: bytes
+    limit: int
+
+
+def template(query: Query, limit: int, server_max: int, flags: int = AA) -> Template:
+    word = flags | QR | (query.flags & (OPCODE_MASK | RD | CD))
+    opt = opt_record(query, server_max) if query.edns else b""
+    return Template(word, query.question, opt, limit)
+
+
 def direct_response(
     query: Query, answer: Sequence[Rr], limit: int, server_max: int, flags: int = AA
 ) -> bytes:
     """:func:`response` for the common case: a positive answer, every record owned
     by the query name (one RRset, as :func:`~portside.dns.answer.resolve` marks
     ``direct``). Same bytes, fewer steps."""
-    opt = opt_record(query, server_max) if query.edns else b""
-    base = 12 + len(query.question)
+    ident = query.ident.to_bytes(2, "big")
+    out = assemble(ident, template(query, limit, server_max, flags), answer)
+    if out is None:
+        return response(query, NOERROR, answer, (), limit, server_max, flags)
+    return out
+
+
+def assemble(ident: bytes, tpl: Template, answer: Sequence[Rr]) -> bytes | None:
+    """The direct response from a template, or None if it needs truncating."""
+    question, opt, limit = tpl.question, tpl.opt, tpl.limit
+    base = 12 + len(question)
     records = b"".join([rr.pointed for rr in answer])
     size = base + len(records) + len(opt)
     if size > limit or size > _MAX_POINTER:
-        return response(query, NOERROR, answer, (), limit, server_max, flags)
-    out = [b"", query.question, records]
+        return None
+    out = [b"", question, records]
     ar = 0
     if answer and answer[0].target:
         at = base
@@ -240,7 +266,7 @@ def direct_response(
     if opt:
         out.append(opt)
         ar += 1
-    out[0] = _header(query, flags, NOERROR, 1, len(answer), 0, ar)
+    out[0] = ident + _COUNTS.pack(tpl.flags, 1, len(answer), 0, ar)
     return b"".join(out)
 
 

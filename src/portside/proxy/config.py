@@ -64,7 +64,9 @@ class Health(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    idle_seconds: float = 300.0  # no bytes either way for this long closes the connection; 0 = never
+    idle_seconds: float = (
+        300.0  # no bytes either way for this long closes the connection; 0 = never
+    )
     per_request_seconds: float = 15.0  # whole response, retries included; 0 = none
     connect_seconds: float = 5.0
 
@@ -78,7 +80,9 @@ class OutlierPolicy:
     base_ejection_seconds: float = 30.0
     max_ejection_seconds: float = 300.0
     max_ejection_percent: float = 10.0
-    interval_seconds: float = 10.0  # a host not ejected again for this long has its multiplier decremented
+    interval_seconds: float = (
+        10.0  # a host not ejected again for this long has its multiplier decremented
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +177,12 @@ def load_config(path: str) -> ProxyConfig:
 def parse_config(data: Any) -> ProxyConfig:
     doc = _object(data, "config", ("upstreams", "listeners", "endpoints", "admin"))
     upstreams = tuple(
-        _upstream(u, f"upstreams[{i}]") for i, u in enumerate(_list(doc.get("upstreams", []), "upstreams"))
+        _upstream(u, f"upstreams[{i}]")
+        for i, u in enumerate(_list(doc.get("upstreams", []), "upstreams"))
     )
     listeners = tuple(
-        _listener(x, f"listeners[{i}]") for i, x in enumerate(_list(doc.get("listeners", []), "listeners"))
+        _listener(x, f"listeners[{i}]")
+        for i, x in enumerate(_list(doc.get("listeners", []), "listeners"))
     )
     endpoints = parse_endpoint_sets(doc.get("endpoints", {}))
     admin = _build(AdminConfig, doc["admin"], "admin") if doc.get("admin") is not None else None
@@ -226,7 +232,11 @@ def _upstream(data: Any, where: str) -> UpstreamConfig:
     if "idle_seconds" not in raw_timeouts:
         timeouts = dataclasses.replace(timeouts, idle_seconds=idle_default)
     if protocol is AppProtocol.TCP and raw_timeouts.get("per_request_seconds"):
-        raise ConfigError(f"{where}.timeouts: per_request_seconds cannot be set for the tcp protocol")
+        raise ConfigError(
+            f"{where}.timeouts: per_request_seconds cannot be set for the tcp protocol"
+        )
+    if protocol is AppProtocol.TCP:
+        timeouts = dataclasses.replace(timeouts, per_request_seconds=0.0)
     for name in ("idle_seconds", "per_request_seconds", "connect_seconds"):
         if getattr(timeouts, name) < 0:
             raise ConfigError(f"{where}.timeouts.{name} must be >= 0")
@@ -251,7 +261,7 @@ def _listener(data: Any, where: str) -> ListenerConfig:
     doc = dict(_object(data, where, tuple(f.name for f in dataclasses.fields(ListenerConfig))))
     tls = _build(TlsConfig, doc.pop("tls"), f"{where}.tls") if doc.get("tls") else None
     doc.pop("tls", None)
-    listener = _build(ListenerConfig, doc, where)
+    listener: ListenerConfig = _build(ListenerConfig, doc, where)
     _port(listener.port, f"{where}.port", allow_zero=True)
     return dataclasses.replace(
         listener, direction=_enum(Direction, listener.direction, f"{where}.direction"), tls=tls
@@ -296,7 +306,7 @@ def _build(cls: Any, data: Any, where: str) -> Any:
             if not isinstance(value, allowed):
                 raise ConfigError(f"{where}.{name}: expected {kind}, got {value!r}")
             if kind == "float":
-                value = float(value)
+                value = float(value)  # type: ignore[arg-type]
         elif kind == "Health":
             value = _enum(Health, value, f"{where}.{name}")
         kwargs[name] = value

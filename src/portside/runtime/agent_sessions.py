@@ -223,10 +223,12 @@ class Sessions:
     def upkeep(self, now: datetime) -> None:
         """Mark quiet agents disconnected; forget expired key pairs."""
         store = self.app.store
+        issued = store.all(AgentCredential.KIND).values()
+        with_agent = {c.container_instance_arn for c in issued}
         lost = agent_liveness.lost(
-            store.all(ContainerInstance.KIND).values(), now, self.timeout, self.started
+            store.all(ContainerInstance.KIND).values(), now, self.timeout, self.started, with_agent
         )
-        gone = creds.expired(store.all(AgentCredential.KIND).values(), now)
+        gone = creds.expired(issued, now)
         for cred in gone:
             self.app.secrets.pop(cred.access_key_id, None)
         changes: list[Change] = [*lost, *(Delete(AgentCredential.KIND, c.key) for c in gone)]

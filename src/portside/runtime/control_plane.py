@@ -12,6 +12,7 @@ from portside.api.app import App
 from portside.api.server import make_app
 from portside.config import Settings
 from portside.runtime.components import components
+from portside.runtime.dns_component import start_dns
 
 
 async def serve(settings: Settings, on_ready: Callable[[App], None] | None = None) -> None:
@@ -21,6 +22,7 @@ async def serve(settings: Settings, on_ready: Callable[[App], None] | None = Non
     try:
         site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
         await site.start()
+        dns = await start_dns(app)
         stop = asyncio.Event()
         background = [asyncio.create_task(c(app, stop)) for c in components()]
         if on_ready is not None:
@@ -32,6 +34,8 @@ async def serve(settings: Settings, on_ready: Callable[[App], None] | None = Non
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        if dns is not None:
+            await dns.stop()
     finally:
         await runner.cleanup()
         app.close()

@@ -9,7 +9,7 @@ import pytest
 
 from portside.controllers import service_events as ev
 from portside.controllers.fenceposts import failure_threshold, resolve_fenceposts, start_delay
-from portside.controllers.snapshot import MemorySnapshot, Snapshot
+from portside.controllers.snapshot import MemorySnapshot
 from portside.controllers.task_state import HEALTH_REASON, SCHEDULER, Policy
 from portside.domain.ecs.service import ServiceEvent
 from tests.unit.controllers.world import (
@@ -76,16 +76,6 @@ def test_circuit_breaker_threshold(desired: int, kind: str, value: int, expected
 )
 def test_start_throttle(failures: int, seconds: int) -> None:
     assert start_delay(failures) == timedelta(seconds=seconds)
-
-
-def test_the_store_and_the_memory_snapshot_are_snapshots() -> None:
-    from portside.store.store import Store
-
-    def reads(s: Snapshot) -> int:
-        return s.revision
-
-    assert reads(MemorySnapshot()) == 0
-    assert hasattr(Store, "children") and hasattr(Store, "get") and hasattr(Store, "all")
 
 
 # -- REPLICA: desired count ------------------------------------------------------
@@ -273,6 +263,14 @@ def test_circuit_breaker_rolls_back_to_the_last_completed_deployment() -> None:
     assert f"(service web) (deployment {dep_id(2)}) deployment failed: tasks failed to start." in (
         messages(d)
     )
+
+
+def test_the_rollback_completes_on_the_next_pass_and_the_failed_deployment_leaves() -> None:
+    snap = _failing({"enable": True, "rollback": True}, 3)
+    d = run(applied(snap, run(snap)))
+    assert d.service is not None
+    (back,) = d.service.deployments
+    assert (back.id, back.rollout_state) == (dep_id(1), "COMPLETED")
 
 
 def test_circuit_breaker_without_rollback_stalls_the_deployment() -> None:

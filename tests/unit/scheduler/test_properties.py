@@ -153,7 +153,7 @@ def replay(snapshot: list[InstanceState], tasks: list[TaskRequest], result: Plac
             if c.type == "distinctInstance":
                 assert s.groups[task.group or ""] == 0
             else:
-                assert c.query is not None and c.query(s)  # type: ignore[arg-type]
+                assert c.query is not None and c.query(s)
         s.cpu += r.cpu
         s.memory += r.memory
         assert s.cpu <= state.cpu and s.memory <= state.memory
@@ -211,8 +211,9 @@ def test_spread_over_zones_is_balanced_while_capacity_allows(
         inst(10 * z + k, memory=memory, zone=ZONES[z])
         for z in range(3) for k in range(per_zone[z])
     ]  # fmt: skip
-    strategies = (Strategy.of("spread", "attribute:ecs.availability-zone"),) + tuple(
-        Strategy.of(t, f) for t, f in then
+    strategies = (
+        Strategy.of("spread", "attribute:ecs.availability-zone"),
+        *(Strategy.of(t, f) for t, f in then),
     )
     task = TaskRequest(memory=512, group="service:web", strategies=strategies)
     result = place(snapshot, [task] * count, seed=count, trace=trace)

@@ -98,6 +98,7 @@ Emit = Callable[[RuntimeEvent], None]
 
 class Driver(Protocol):
     name: str
+    pulls_images: bool  # False: pull() is a no-op and tasks report no pull times
 
     async def open(self, emit: Emit) -> None:
         """Connect to the runtime and start reporting events through ``emit``."""

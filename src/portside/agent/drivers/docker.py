@@ -69,6 +69,7 @@ CALL_TIMEOUT = 60.0
 
 class DockerDriver:
     name = "docker"
+    pulls_images = True
 
     def __init__(
         self,

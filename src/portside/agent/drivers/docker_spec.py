@@ -6,6 +6,10 @@ arguments the way the ECS agent does:
     memory             -> HostConfig.Memory (hard limit, bytes)
     memoryReservation  -> HostConfig.MemoryReservation (soft limit)
     cpu                -> HostConfig.CpuShares (2, Docker's minimum, when 0)
+    task cpu           -> HostConfig.NanoCpus on every container: none exceeds the
+                          task's CPU (ECS enforces the sum with a task cgroup;
+                          this driver caps each container at the task's figure)
+    task memory        -> HostConfig.Memory of containers that set no memory
     portMappings       -> exposed ports and bindings; hostPort 0/absent in bridge
                           mode lets Docker pick from the kernel's ephemeral range
                           (net.ipv4.ip_local_port_range, 32768-60999 by default)
@@ -103,8 +107,10 @@ def create_args(
     }
     if container.init_process_enabled:
         host["init"] = True
-    if container.memory:
-        host["mem_limit"] = container.memory * MIB
+    if container.memory or task.memory:
+        host["mem_limit"] = (container.memory or task.memory or 0) * MIB
+    if task.cpu:
+        host["nano_cpus"] = task.cpu * NANOS // 1024
     if container.memory_reservation:
         host["mem_reservation"] = container.memory_reservation * MIB
     if container.ulimits:

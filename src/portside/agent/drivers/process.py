@@ -29,11 +29,12 @@ uses the container ports on the host; ``none`` passes no address or ports. No
 namespace isolates the process: the variables tell a cooperating program where
 to listen.
 
-Limits. ``memory`` (the container's hard limit, MiB) is enforced as
-RLIMIT_AS, the address-space limit: allocation past it fails in the process
-(runtimes that reserve large virtual ranges, such as the JVM or Go, need
-headroom). ``ulimits`` from the definition are applied with setrlimit. ``cpu``
-is not enforced by this driver: it counts for placement only.
+Limits. ``memory`` (the container's hard limit in MiB, or the task's for a
+container without one) is enforced as RLIMIT_AS, the address-space limit:
+allocation past it fails in the process (runtimes that reserve large virtual
+ranges, such as the JVM or Go, need headroom). ``ulimits`` from the definition
+are applied with setrlimit. ``cpu`` (container or task) is not enforced by
+this driver: it counts for placement only.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ MIB = 1024 * 1024
 
 class ProcessDriver:
     name = "process"
+    pulls_images = False
 
     def __init__(self, state_dir: Path, *, ports: PortAllocator | None = None) -> None:
         self.root = state_dir / "processes"
@@ -234,8 +236,9 @@ class ProcessDriver:
         rlimits: list[tuple[str, int, int]] = [
             (f"RLIMIT_{n.upper()}", s, h) for n, s, h in container.ulimits
         ]
-        if container.memory:
-            rlimits.append(("RLIMIT_AS", container.memory * MIB, container.memory * MIB))
+        memory = container.memory or task.memory
+        if memory:
+            rlimits.append(("RLIMIT_AS", memory * MIB, memory * MIB))
         runtime_id = hashlib.sha256(f"{task.task_arn}/{container.name}/{time.time_ns()}".encode()).hexdigest()
         doc = {
             "task_arn": task.task_arn,
@@ -244,7 +247,7 @@ class ProcessDriver:
             "docker_name": f"ecs-{task.family}-{task.revision}-{container.name}-{runtime_id[:20]}",
             "image": container.image,
             "created_at": _now(),
-            "memory_limit": container.memory * MIB if container.memory else None,
+            "memory_limit": (container.memory or task.memory or 0) * MIB or None,
             "bindings": [
                 {"container_port": b.container_port, "host_port": b.host_port,
                  "protocol": b.protocol, "bind_ip": b.bind_ip}

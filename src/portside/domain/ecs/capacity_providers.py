@@ -159,10 +159,16 @@ def _check_protection(group: AutoScalingGroupProvider) -> None:
         )
 
 
-def _check_group_free(store: Store, group: AutoScalingGroupProvider, owner: str) -> None:
-    for other in store.all(CapacityProvider.KIND).values():
+def _check_group_free(
+    store: Store, scope: Scope, group: AutoScalingGroupProvider, owner: str
+) -> None:
+    """An Auto Scaling group backs at most one ACTIVE provider of the account and region."""
+    prefix = scope.ecs("capacity-provider/")
+    for key, other in store.all(CapacityProvider.KIND).items():
         g = other.auto_scaling_group_provider
-        if other.active and other.key != owner and g and g.group_name == group.group_name:
+        if not (other.active and key.startswith(prefix) and key != owner and g):
+            continue
+        if g.group_name == group.group_name:
             raise ClientException(
                 "The specified Auto Scaling group ARN is already being used by another "
                 "capacity provider. Specify a unique Auto Scaling group ARN and try again."
@@ -227,7 +233,7 @@ def create_capacity_provider(
             "The specified capacity provider already exists. To change the configuration "
             "of an existing capacity provider, update the capacity provider."
         )
-    _check_group_free(store, group, arn)
+    _check_group_free(store, scope, group, arn)
     provider = CapacityProvider(
         capacity_provider_arn=arn,
         name=name,
@@ -272,11 +278,12 @@ def update_capacity_provider(
     return updated
 
 
-def _blocker(store: Store, provider: CapacityProvider) -> str | None:
+def _blocker(store: Store, scope: Scope, provider: CapacityProvider) -> str | None:
     """Why ``provider`` cannot be deleted now (ECS's reason), or None."""
     refs = {provider.name, provider.capacity_provider_arn}
-    for cluster in store.all(Cluster.KIND).values():
-        if not cluster.active:
+    prefix = scope.ecs("cluster/")
+    for key, cluster in store.all(Cluster.KIND).items():
+        if not (cluster.active and key.startswith(prefix)):
             continue
         if refs & set(cluster.capacity_providers):
             return (
@@ -300,7 +307,7 @@ def delete_capacity_provider(
     store: Store, scope: Scope, *, capacity_provider: str, cluster: str | None = None
 ) -> CapacityProvider:
     current = _get(store, scope, capacity_provider)
-    reason = _blocker(store, current)
+    reason = _blocker(store, scope, current)
     if reason is not None:
         result = dataclasses.replace(
             current, update_status="DELETE_FAILED", update_status_reason=reason
