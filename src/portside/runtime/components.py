@@ -7,11 +7,12 @@ Add a component by appending it to :func:`components`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from portside.api.app import App
 
-Component = Callable[[App, asyncio.Event], Awaitable[None]]
+Component = Callable[[App, asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def components() -> list[Component]:
@@ -22,4 +23,7 @@ def components() -> list[Component]:
     from portside.runtime import reconciler
 
     found.append(reconciler.run)
+    from portside.runtime import registrations
+
+    found.append(registrations.run)
     return found

@@ -23,6 +23,7 @@ from portside.domain.ecs.service import (
     Service,
     ServiceEvent,
 )
+from portside.domain.ecs.service_registries import check_service_registries
 from portside.domain.ecs.tags import parse_tags
 from portside.domain.ecs.task_launch import check_launch_target, check_network, require_active
 from portside.domain.errors import (
@@ -187,8 +188,7 @@ def create_service(
     check_launch_target(store, scope, c, td, lt, cps)
     check_network(td, network_configuration)
     constraints, strategies = check_placement(placement_constraints, placement_strategy)
-    if health_check_grace_period_seconds is not None and not load_balancers:
-        pass  # ECS accepts it without load balancers since 2023 (used for container health)
+    registries = check_service_registries(store, td, lt, service_registries)
     cfg = _deployment_configuration(deployment_configuration, scheduling)
     first = Deployment(
         id=deployment_id(),
@@ -218,7 +218,7 @@ def create_service(
         capacity_provider_strategy=cps,
         platform_version=platform_version,
         load_balancers=tuple(load_balancers or ()),
-        service_registries=tuple(service_registries or ()),
+        service_registries=registries,
         deployment_configuration=cfg,
         deployments=(first,),
         role_arn=role,
@@ -333,7 +333,9 @@ def update_service(
         changes["load_balancers"] = tuple(load_balancers)
         new_deployment = True
     if service_registries is not None:
-        changes["service_registries"] = tuple(service_registries)
+        changes["service_registries"] = check_service_registries(
+            store, td, updated_launch_type(svc, changes), service_registries
+        )
         new_deployment = True
     if service_connect_configuration is not None:
         changes["service_connect_configuration"] = service_connect_configuration
@@ -372,6 +374,11 @@ def update_service(
     updated = dataclasses.replace(updated, deployments=tuple(deployments))
     store.commit([updated])
     return updated
+
+
+def updated_launch_type(svc: Service, changes: Mapping[str, Any]) -> str | None:
+    lt = changes.get("launch_type", svc.launch_type)
+    return lt if isinstance(lt, str) else None
 
 
 def describe_services(

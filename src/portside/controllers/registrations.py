@@ -1,0 +1,162 @@
+"""ECS → Cloud Map: keep each service's registry instances equal to its running tasks.
+
+For every ECS service with a ``serviceRegistries`` entry, the desired set of
+Cloud Map instances is one per task that is RUNNING and meant to keep
+running, keyed by the task id, with the attributes ECS writes
+(``AWS_INSTANCE_IPV4``, ``AWS_INSTANCE_PORT``, ``AVAILABILITY_ZONE``,
+``REGION``, ``ECS_SERVICE_NAME``, ``ECS_CLUSTER_NAME``, ``EC2_INSTANCE_ID``,
+``ECS_TASK_DEFINITION_FAMILY``). With a custom health check the instance is
+UNHEALTHY until the task's container health check passes (HEALTHY at once
+when the task defines none), and UNHEALTHY again when it fails. A task whose
+desired status turns STOPPED leaves the set at once — the agent's manifest
+holds the stop back until the instance is gone (``runtime/manifest.py``), so
+no new traffic reaches a dying task.
+
+Only instances ECS registered (``ECS_SERVICE_NAME`` and ``ECS_CLUSTER_NAME``
+match) are touched; instances a user registered by hand stay.
+
+    decide(snapshot) -> list of store changes (instance puts and deletes,
+                        the Cloud Map service's instances_revision bumped)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from portside.aws.arn import parse_arn
+from portside.controllers.snapshot import Snapshot
+from portside.domain.servicediscovery.instance import Instance, instance_key
+from portside.store.store import Change, Delete
+
+HEALTHY, UNHEALTHY = "HEALTHY", "UNHEALTHY"
+
+
+def registry_service_id(registry_arn: str) -> str:
+    """``srv-…`` from ``arn:aws:servicediscovery:REGION:ACCOUNT:service/srv-…``."""
+    parsed = parse_arn(registry_arn)
+    return parsed.resource_path[-1] if parsed and parsed.resource_path else registry_arn
+
+
+def decide(snapshot: Snapshot, now: datetime) -> list[Change]:
+    changes: list[Change] = []
+    for svc in snapshot.all("service").values():
+        for reg in svc.service_registries:
+            changes += _reconcile(snapshot, now, svc, reg)
+    return changes
+
+
+def _reconcile(snapshot: Snapshot, now: datetime, svc: Any, reg: Any) -> list[Change]:
+    sd = snapshot.get("sd_service", registry_service_id(reg["registry_arn"]))
+    if sd is None:
+        return []
+    cluster_name = svc.cluster_arn.rsplit("/", 1)[-1]
+    wanted: dict[str, dict[str, str]] = {}
+    health: dict[str, str] = {}
+    if svc.status != "INACTIVE":
+        for task in snapshot.children("task", svc.cluster_arn).values():
+            if task.group != svc.group or task.desired_status != "RUNNING":
+                continue
+            if task.last_status != "RUNNING":
+                continue
+            attrs = task_attributes(snapshot, task, svc, reg, cluster_name)
+            if attrs is None:
+                continue
+            wanted[task.task_id] = attrs
+            health[task.task_id] = task_health(snapshot, task)
+    changes: list[Change] = []
+    current = {
+        i.id: i
+        for i in snapshot.children("sd_instance", sd.id).values()
+        if i.attributes.get("ECS_SERVICE_NAME") == svc.service_name
+        and i.attributes.get("ECS_CLUSTER_NAME") == cluster_name
+    }
+    custom = sd.health_check_custom_config is not None
+    for task_id, attrs in wanted.items():
+        old = current.get(task_id)
+        status = health[task_id] if custom else None
+        if old is not None and old.attributes == attrs and old.custom_health == status:
+            continue
+        changes.append(
+            Instance(
+                service_id=sd.id,
+                id=task_id,
+                account=sd.account,
+                created_at=old.created_at if old is not None else now,
+                attributes=attrs,
+                custom_health=status,
+            )
+        )
+    for task_id in current.keys() - wanted.keys():
+        changes.append(Delete(Instance.KIND, instance_key(sd.id, task_id)))
+    if any(isinstance(c, Delete) or c.id not in current for c in changes):
+        changes.append(dataclasses.replace(sd, instances_revision=snapshot.revision + 1))
+    return changes
+
+
+def task_health(snapshot: Snapshot, task: Any) -> str:
+    """HEALTHY once the container health checks pass, or at once when there are none."""
+    td = snapshot.get("task_definition", task.task_definition_arn)
+    checked = td is not None and any(c.get("health_check") for c in td.container_definitions)
+    if not checked:
+        return HEALTHY
+    return HEALTHY if task.health_status == "HEALTHY" else UNHEALTHY
+
+
+def task_attributes(
+    snapshot: Snapshot, task: Any, svc: Any, reg: Any, cluster_name: str
+) -> dict[str, str] | None:
+    """The Cloud Map attributes ECS registers for ``task``, or None when it has no address yet."""
+    inst = snapshot.get("container_instance", task.container_instance_arn or "")
+    address = _task_address(task) or _host_address(inst)
+    if address is None:
+        return None
+    attrs = {"AWS_INSTANCE_IPV4": address}
+    port = _port(task, reg)
+    if port is not None:
+        attrs["AWS_INSTANCE_PORT"] = str(port)
+    region = svc.cluster_arn.split(":")[3]
+    attrs.update(
+        REGION=region,
+        ECS_SERVICE_NAME=svc.service_name,
+        ECS_CLUSTER_NAME=cluster_name,
+        ECS_TASK_DEFINITION_FAMILY=task.task_definition_arn.rsplit("/", 1)[-1].split(":")[0],
+    )
+    if task.availability_zone:
+        attrs["AVAILABILITY_ZONE"] = task.availability_zone
+    if inst is not None and inst.ec2_instance_id:
+        attrs["EC2_INSTANCE_ID"] = inst.ec2_instance_id
+    return attrs
+
+
+def _task_address(task: Any) -> str | None:
+    for att in task.attachments:
+        for d in att.get("details") or ():
+            if d.get("name") == "privateIPv4Address" and d.get("value"):
+                return str(d["value"])
+    return None
+
+
+def _host_address(inst: Any) -> str | None:
+    if inst is None:
+        return None
+    return str(inst.attribute("portside.host-address") or "127.0.0.1")
+
+
+def _port(task: Any, reg: Any) -> int | None:
+    """The registry's port: ``port``, or the host port bound for containerName:containerPort."""
+    if reg.get("port"):
+        return int(reg["port"])
+    name, cport = reg.get("container_name"), reg.get("container_port")
+    if not name or not cport:
+        return None
+    for c in task.containers:
+        if c.name != name:
+            continue
+        for b in c.network_bindings:
+            if int(b.get("container_port") or 0) == int(cport) and b.get("host_port"):
+                return int(b["host_port"])
+    if _task_address(task) is not None:
+        return int(cport)  # awsvpc: the task's own address, the container port
+    return None
