@@ -143,6 +143,7 @@ def servers() -> Iterator[tuple[Target, Target]]:
     env = {k: v for k, v in os.environ.items() if k != "PORTSIDE_DATABASE_URL"}
     portside = Target("portside", free_port(), data_dir=tempfile.mkdtemp(prefix="bench-portside-"))
     moto = Target("moto", free_port(), data_dir=tempfile.mkdtemp(prefix="bench-moto-"))
+    log = open(Path(portside.data_dir) / "server.log", "wb")  # noqa: SIM115
     try:
         portside.proc = subprocess.Popen(
             [
@@ -152,9 +153,10 @@ def servers() -> Iterator[tuple[Target, Target]]:
                 str(portside.port),
                 "--data-dir",
                 portside.data_dir,
+                "--no-dns",  # the API alone: no DNS port to collide with
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             env=env,
         )
         moto.proc = subprocess.Popen(
@@ -167,7 +169,12 @@ def servers() -> Iterator[tuple[Target, Target]]:
         wait_ready(portside, f"http://127.0.0.1:{portside.port}/health")
         wait_ready(moto, f"http://127.0.0.1:{moto.port}/moto-api/")
         yield portside, moto
+    except RuntimeError:
+        log.flush()
+        sys.stderr.write((Path(portside.data_dir) / "server.log").read_text()[-2000:])
+        raise
     finally:
+        log.close()
         for t in (portside, moto):
             if t.proc is not None and t.proc.poll() is None:
                 t.proc.terminate()

@@ -268,3 +268,37 @@ def test_reports_survive_a_control_plane_that_fails(tmp_path: Path) -> None:
             assert r.ecs.statuses(p["taskArn"]) == ["PENDING", "ACTIVATING", "RUNNING"]
 
     asyncio.run(main())
+
+
+def test_the_metadata_endpoint_serves_the_process_its_documents(tmp_path: Path) -> None:
+    fetch = (
+        "import json, os, time, urllib.request as u\n"
+        "base = os.environ['ECS_CONTAINER_METADATA_URI_V4']\n"
+        "time.sleep(0.3)\n"
+        "docs = {p: json.load(u.urlopen(base + p)) for p in ('', '/task', '/stats', '/task/stats')}\n"
+        "print(json.dumps(docs), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+
+    async def main() -> None:
+        async with rig(tmp_path) as r:
+            p = payload([{"name": "meta", "command": [PY, "-c", fetch], "memory": 256, "cpu": 128,
+                          "stopTimeout": 1, "containerArn": "arn:aws:ecs:us-east-1:000000000000:container/x"}],
+                        cpu="256", memory="512")
+            arn = p["taskArn"]
+            await r.run(p)
+            running = await r.status(arn, "RUNNING")
+            out = tmp_path / "agent" / "processes" / arn.rsplit("/", 1)[-1] / "meta.stdout"
+            docs = json.loads(await r.until(lambda: out.read_text().strip(), what="metadata output"))
+            c, t, s, ts = docs[""], docs["/task"], docs["/stats"], docs["/task/stats"]
+            runtime_id = running["containers"][0]["runtimeId"]
+            assert c["DockerId"] == runtime_id and c["Name"] == "meta"
+            assert c["ContainerARN"] == "arn:aws:ecs:us-east-1:000000000000:container/x"
+            assert c["Limits"] == {"CPU": 128, "Memory": 256}
+            assert t["TaskARN"] == arn and t["Limits"] == {"CPU": 0.25, "Memory": 512}
+            assert t["Containers"][0]["DockerId"] == runtime_id
+            assert s["memory_stats"]["limit"] == 256 * 1024 * 1024 and s["pids_stats"]["current"] >= 1
+            assert s["cpu_stats"]["cpu_usage"]["total_usage"] > 0
+            assert list(ts) == [runtime_id]
+
+    asyncio.run(main())

@@ -91,3 +91,49 @@ def test_bridge_service_refuses_an_a_only_registry(server: Server) -> None:
         )
     assert err.value.response["Error"]["Code"] == "InvalidParameterException"
     assert "SRV" in err.value.response["Error"]["Message"]
+
+
+def test_stop_reaches_the_agent_only_after_deregistration(server: Server) -> None:
+    """Drain before kill: the manifest's STOPPED arrives once Cloud Map has let go."""
+    import asyncio
+
+    from tests.contract.agent_client import connect, register_instance
+
+    ecs = server.client()
+    sd = server.client("servicediscovery")
+    zone, sd_id, sd_arn = _registry(server, ["SRV"])
+    cluster = unique("cl")
+    ecs.create_cluster(clusterName=cluster)
+    instance = register_instance(ecs, cluster)
+    td = register_td(ecs)
+    name = unique("svc")
+    ecs.create_service(
+        cluster=cluster, serviceName=name, taskDefinition=td["family"], desiredCount=1,
+        serviceRegistries=[{"registryArn": sd_arn, "containerName": "web", "containerPort": 80}],
+    )
+    (arn,) = _until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"])
+    task_id = arn.rsplit("/", 1)[-1]
+
+    async def body() -> None:
+        agent = await connect(server, cluster, instance)
+        try:
+            await agent.next("TaskManifest", when=lambda m: any(
+                t["taskArn"] == arn for t in m["tasks"]))
+            ecs.submit_task_state_change(
+                cluster=cluster, task=arn, status="RUNNING",
+                containers=[{"containerName": "web", "status": "RUNNING", "runtimeId": "r",
+                             "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
+                                                  "hostPort": 33000, "protocol": "tcp"}]}],
+            )
+            _until(lambda: sd.list_instances(ServiceId=sd_id)["Instances"])
+            ecs.stop_task(cluster=cluster, task=arn, reason="bye")
+            stop = await agent.next("TaskManifest", when=lambda m: any(
+                t["taskArn"] == arn and t["desiredStatus"] == "STOPPED" for t in m["tasks"]))
+            assert stop
+            ids = {i["Id"] for i in sd.list_instances(ServiceId=sd_id)["Instances"]}
+            assert task_id not in ids
+            assert _srv_ports(server, f"web.{zone}") == []
+        finally:
+            await agent.close()
+
+    asyncio.run(body())

@@ -75,7 +75,10 @@ class Backend:
                 head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode("latin-1").split("\r\n")
                 method, path, _ = lines[0].split(" ", 2)
-                headers = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in lines[1:] if x)}
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, v in (x.split(":", 1) for x in lines[1:] if x)
+                }
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 self.requests += 1
                 self.seen.append((method, path, headers, body))
@@ -125,8 +128,17 @@ def proxy_config(up: UpstreamConfig, backends: list[Backend], **listener: Any) -
     )
 
 
-async def backends(n: int, **kw: Any) -> list[Backend]:
-    return [await Backend(host=f"127.0.0.{i + 2}", **kw).start() for i in range(n)]
+@contextlib.asynccontextmanager
+async def backends(n: int, **kw: Any) -> AsyncIterator[list[Backend]]:
+    """``n`` backends on 127.0.0.2, 127.0.0.3, …, stopped on the way out."""
+    started: list[Backend] = []
+    try:
+        for i in range(n):
+            started.append(await Backend(host=f"127.0.0.{i + 2}", **kw).start())
+        yield started
+    finally:
+        for b in started:
+            await b.stop()
 
 
 @contextlib.asynccontextmanager

@@ -13,21 +13,18 @@ from tests.proxy.rig import backends, proxy_config, running, upstream, url
 
 
 async def test_round_robin_spreads_evenly_over_three_backends() -> None:
-    bs = await backends(3)
-    async with running(proxy_config(upstream(), bs)) as proxy, aiohttp.ClientSession() as s:
-        seen: Counter[str] = Counter()
-        for _ in range(30):
-            async with s.get(url(proxy)) as r:
-                assert r.status == 200
-                seen[await r.text()] += 1
-    assert sorted(seen.values()) == [10, 10, 10] and set(seen) == {b.name for b in bs}
-    for b in bs:
-        await b.stop()
+    async with backends(3) as bs:
+        async with running(proxy_config(upstream(), bs)) as proxy, aiohttp.ClientSession() as s:
+            seen: Counter[str] = Counter()
+            for _ in range(30):
+                async with s.get(url(proxy)) as r:
+                    assert r.status == 200
+                    seen[await r.text()] += 1
+        assert sorted(seen.values()) == [10, 10, 10] and set(seen) == {b.name for b in bs}
 
 
 async def test_keep_alive_reuses_upstream_connections() -> None:
-    bs = await backends(3)
-    async with running(proxy_config(upstream(), bs)) as proxy:
+    async with backends(3) as bs, running(proxy_config(upstream(), bs)) as proxy:
         conn = aiohttp.TCPConnector(limit=1)
         async with aiohttp.ClientSession(connector=conn) as s:
             for _ in range(60):
@@ -49,13 +46,14 @@ async def test_keep_alive_reuses_upstream_connections() -> None:
             await asyncio.gather(*(client() for _ in range(8)))
         assert sum(b.requests for b in bs) == 260
         assert sum(b.connections for b in bs) <= 3 + 8 + 3  # bounded by concurrency, not requests
-    for b in bs:
-        await b.stop()
 
 
 async def test_bodies_and_framing() -> None:
-    (b,) = await backends(1)
-    async with running(proxy_config(upstream(), [b])) as proxy, aiohttp.ClientSession() as s:
+    async with (
+        backends(1) as (b,),
+        running(proxy_config(upstream(), [b])) as proxy,
+        aiohttp.ClientSession() as s,
+    ):
         payload = bytes(range(256)) * 400  # 100 KiB request body, buffered and re-framed
         async with s.post(url(proxy, path="/echo"), data=payload) as r:
             assert r.status == 200 and await r.read() == payload
@@ -75,12 +73,10 @@ async def test_bodies_and_framing() -> None:
             assert await r.text() == b.name
         assert b.seen[-1][1] == "/after?q=1" and b.connections == 1
         assert "x-backend" in r.headers
-    await b.stop()
 
 
 async def test_http10_pipelining_and_connection_close() -> None:
-    (b,) = await backends(1)
-    async with running(proxy_config(upstream(), [b])) as proxy:
+    async with backends(1) as (b,), running(proxy_config(upstream(), [b])) as proxy:
         host, port = proxy.address("api:80")
         reader, writer = await asyncio.open_connection(host, port)
         writer.write(b"GET /1 HTTP/1.1\r\nhost: api\r\n\r\nGET /2 HTTP/1.1\r\nhost: api\r\n\r\n")
@@ -110,34 +106,40 @@ async def test_http10_pipelining_and_connection_close() -> None:
 
 
 async def test_metrics_count_what_happened() -> None:
-    bs = await backends(2)
-    config = proxy_config(upstream(), bs)
-    config = dataclasses.replace(config, admin=AdminConfig(port=0))
-    async with running(config) as proxy, aiohttp.ClientSession() as s:
-        bs[1].status = 404
-        for _ in range(10):
-            async with s.get(url(proxy)) as r:
-                await r.read()
-        admin = proxy.admin_address
-        assert isinstance(admin, tuple)
-        async with s.get(f"http://{admin[0]}:{admin[1]}/metrics") as r:
-            assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
-            text = await r.text()
-        async with s.get(f"http://{admin[0]}:{admin[1]}/stats") as r:
-            stats = await r.json()
-    lines = set(text.splitlines())
-    ep0, ep1 = bs[0].name, bs[1].name
-    assert 'portside_proxy_requests_total{service="api"} 10' in lines
-    assert 'portside_proxy_responses_total{service="api",class="2xx"} 5' in lines
-    assert 'portside_proxy_responses_total{service="api",class="4xx"} 5' in lines
-    assert 'portside_proxy_request_duration_seconds_count{service="api"} 10' in lines
-    assert f'portside_proxy_endpoint_requests_total{{service="api",endpoint="{ep0}"}} 5' in lines
-    assert f'portside_proxy_endpoint_responses_total{{service="api",endpoint="{ep1}",class="4xx"}} 5' in lines
-    assert f'portside_proxy_endpoint_connections_total{{service="api",endpoint="{ep0}"}} 1' in lines
-    assert f'portside_proxy_endpoint_ejected{{service="api",endpoint="{ep1}"}} 0' in lines
-    assert 'portside_proxy_connections_active{service="api"} 1' in lines
-    svc = stats["services"]["api"]
-    assert svc["bytes_received"] > 0 and svc["bytes_sent"] > 0
-    assert stats["endpoints"][f"api/{ep0}"]["bytes_received"] > 0
-    for b in bs:
-        await b.stop()
+    async with backends(2) as bs:
+        config = proxy_config(upstream(), bs)
+        config = dataclasses.replace(config, admin=AdminConfig(port=0))
+        async with running(config) as proxy, aiohttp.ClientSession() as s:
+            bs[1].status = 404
+            for _ in range(10):
+                async with s.get(url(proxy)) as r:
+                    await r.read()
+            admin = proxy.admin_address
+            assert isinstance(admin, tuple)
+            async with s.get(f"http://{admin[0]}:{admin[1]}/metrics") as r:
+                assert r.headers["content-type"].startswith("text/plain; version=0.0.4")
+                text = await r.text()
+            async with s.get(f"http://{admin[0]}:{admin[1]}/stats") as r:
+                stats = await r.json()
+        lines = set(text.splitlines())
+        ep0, ep1 = bs[0].name, bs[1].name
+        assert 'portside_proxy_requests_total{service="api"} 10' in lines
+        assert 'portside_proxy_responses_total{service="api",class="2xx"} 5' in lines
+        assert 'portside_proxy_responses_total{service="api",class="4xx"} 5' in lines
+        assert 'portside_proxy_request_duration_seconds_count{service="api"} 10' in lines
+        assert (
+            f'portside_proxy_endpoint_requests_total{{service="api",endpoint="{ep0}"}} 5' in lines
+        )
+        assert (
+            f'portside_proxy_endpoint_responses_total{{service="api",endpoint="{ep1}",class="4xx"}} 5'
+            in lines
+        )
+        assert (
+            f'portside_proxy_endpoint_connections_total{{service="api",endpoint="{ep0}"}} 1'
+            in lines
+        )
+        assert f'portside_proxy_endpoint_ejected{{service="api",endpoint="{ep1}"}} 0' in lines
+        assert 'portside_proxy_connections_active{service="api"} 1' in lines
+        svc = stats["services"]["api"]
+        assert svc["bytes_received"] > 0 and svc["bytes_sent"] > 0
+        assert stats["endpoints"][f"api/{ep0}"]["bytes_received"] > 0

@@ -4,14 +4,19 @@
                                  its containerInstanceArn and cluster once
                                  registered, the metadata server's port and the
                                  secret its per-container tokens derive from
-    STATE_DIR/tasks/<id>.json    one record per task: the payload, the known
-                                 status and, per container, what the agent knew
-                                 (status, exit code, runtime id, reason)
+    STATE_DIR/tasks/<id>.json    one record per task: the known status and, per
+                                 container, what the agent knew (status, exit
+                                 code, runtime id, reason)
+    STATE_DIR/tasks/<id>.payload.json   the TaskPayload, written once
 
 A task record is written by the task's own manager only (the single writer of
-its known status), after each change and before the change is reported, so a
-restarted agent never reports less than it already did nor starts a container
-it had already run. Writes are atomic (write, then rename).
+its known status) before a change that matters after a restart is reported —
+the task reaching PENDING, RUNNING or STOPPED, a container starting or
+exiting — so a restarted agent never starts a container it had already run
+and reports again what the control plane may have missed. (The moves in
+between are not recorded: a restarted agent walks them again, and the control
+plane ignores a repeated or backward move.) Writes are atomic (write, then
+rename).
 """
 
 from __future__ import annotations
@@ -60,7 +65,13 @@ class TaskRecord:
     containers: dict[str, ContainerRecord] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The record without its payload (that has a file of its own)."""
+        return {
+            "task_arn": self.task_arn,
+            "known_status": self.known_status,
+            "reason": self.reason,
+            "containers": {k: asdict(v) for k, v in self.containers.items()},
+        }
 
     @staticmethod
     def from_json(doc: dict[str, Any]) -> TaskRecord:
@@ -108,22 +119,37 @@ class StateDir:
     def _task_path(self, task_arn: str) -> Path:
         return self.tasks / f"{task_arn.rsplit('/', 1)[-1]}.json"
 
+    def _payload_path(self, task_arn: str) -> Path:
+        return self.tasks / f"{task_arn.rsplit('/', 1)[-1]}.payload.json"
+
     def save_task(self, record: TaskRecord) -> None:
+        payload_path = self._payload_path(record.task_arn)
+        if record.payload and not payload_path.exists():
+            _write(payload_path, record.payload)
         _write(self._task_path(record.task_arn), record.to_json())
 
     def load_task(self, task_arn: str) -> TaskRecord | None:
-        doc = _read(self._task_path(task_arn))
-        return TaskRecord.from_json(doc) if doc else None
+        return self._load(self._task_path(task_arn))
+
+    def _load(self, path: Path) -> TaskRecord | None:
+        doc = _read(path)
+        if not doc or not doc.get("task_arn"):
+            return None
+        doc["payload"] = _read(self._payload_path(str(doc["task_arn"]))) or {}
+        return TaskRecord.from_json(doc)
 
     def task_records(self) -> Iterator[TaskRecord]:
         for path in sorted(self.tasks.glob("*.json")):
-            doc = _read(path)
-            if doc and doc.get("task_arn"):
-                yield TaskRecord.from_json(doc)
+            if path.name.endswith(".payload.json"):
+                continue
+            record = self._load(path)
+            if record is not None:
+                yield record
 
     def forget_task(self, task_arn: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._task_path(task_arn).unlink()
+        for path in (self._task_path(task_arn), self._payload_path(task_arn)):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
 
 def _read(path: Path) -> dict[str, Any] | None:

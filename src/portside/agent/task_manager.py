@@ -71,6 +71,8 @@ log = logging.getLogger("portside.agent.task")
 T = TypeVar("T")
 
 ESSENTIAL_EXITED = "Essential container in task exited"
+RECORDED = frozenset({"PENDING", "RUNNING", "STOPPED"})
+"""Task moves written to the state dir before they are reported (see agent/state.py)."""
 STOPPED_BY_CONTROL_PLANE = "Task stopped by the control plane"
 
 
@@ -232,7 +234,6 @@ class TaskManager:
             env = environment(c.spec, self.s.container_env(self.spec, c.name, self.network))
             c.runtime = await self._act(c, self.s.driver.create(self.spec, c.spec, self.network, env))
             c.status = CREATED
-            self._save()
         rc = await self._act(c, self.s.driver.start(c.runtime))
         if rc.state == "exited":
             c.runtime = rc
@@ -289,7 +290,6 @@ class TaskManager:
     def _apply(self, event: Event) -> None:
         if isinstance(event, TaskSpec):
             self.spec = replace(event, containers=self.spec.containers)
-            self.payload = {**self.payload, "desiredStatus": event.desired_status}
             self.desired_status = event.desired_status
             if event.wants_stop and not self._stop_requested:
                 self._stop_requested = True
@@ -301,6 +301,9 @@ class TaskManager:
             return
         if event.exited:
             if c.status == STOPPED:
+                if c.exit_code is None and event.exit_code is not None:
+                    c.exit_code = event.exit_code  # the runtime knew it after all
+                    self._container_changed(c)
                 return
             c.exited(event.exit_code, event.oom_killed)
             self._note_essential_exits()
@@ -383,7 +386,8 @@ class TaskManager:
         if rank(status) <= rank(self.known):
             return
         self.known = status
-        self._save()
+        if status in RECORDED:
+            self._save()
         self._report_task()
 
     def _save(self) -> None:

@@ -7,11 +7,13 @@ starts IN_PROGRESS, becomes COMPLETED when the service reaches a steady
 state, or FAILED when the circuit breaker trips.
 
 The circuit breaker (Developer Guide, "How the Amazon ECS deployment circuit
-breaker detects failures") counts failed tasks in two stages: while no task
-of the deployment has reached RUNNING, tasks that stop before RUNNING; after
-that, tasks replaced for failing their health checks. By default the count is
-consecutive (a healthy task resets it; ``resetOnHealthyTask: false`` makes it
-cumulative). When it reaches :func:`~portside.controllers.fenceposts.failure_threshold`
+breaker detects failures") counts the deployment's failed tasks: tasks that
+stop without being asked to (they never reached RUNNING, or an essential
+container exited — a container that crashes right after starting is the
+common case) and tasks replaced for failing their health checks. By default
+the count is consecutive: a task that proves healthy (HEALTHY with a health
+check, else RUNNING for the settle time) resets it; ``resetOnHealthyTask:
+false`` makes it cumulative. When it reaches :func:`~portside.controllers.fenceposts.failure_threshold`
 the deployment is FAILED and launches nothing more; with ``rollback`` the most
 recent COMPLETED deployment becomes PRIMARY again and IN_PROGRESS (so it is
 not a rollback target again until it completes).
@@ -25,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from portside.controllers import service_events as ev
@@ -36,6 +38,7 @@ from portside.controllers.task_state import (
     failed_to_start,
     is_live,
     is_pending,
+    stopped_on_its_own,
 )
 from portside.domain.ecs.service import Deployment, Service
 from portside.domain.ecs.task import Task
@@ -79,22 +82,27 @@ class Breaker:
         )
 
 
-def succeeded(t: Task, checked: bool) -> bool:
-    """Reached RUNNING (and HEALTHY, when checked) and was not replaced for its health."""
-    if t.started_at is None or failed_health(t):
+def succeeded(t: Task, checked: bool, now: datetime, settle: timedelta) -> bool:
+    """Started, did not fail, and proved itself: HEALTHY when checked, else ran ``settle``."""
+    if t.started_at is None or stopped_on_its_own(t) or failed_health(t):
         return False
-    return not checked or t.health_status == "HEALTHY"
+    if checked:
+        return t.health_status == "HEALTHY"
+    return (t.stopped_at or t.stopping_at or now) - t.started_at >= settle
 
 
-def failed_tasks(tasks: Sequence[Task], checked: bool, reset_on_healthy: bool = True) -> int:
+def failed_tasks(
+    tasks: Sequence[Task], checked: bool, now: datetime, settle: timedelta,
+    reset_on_healthy: bool = True,
+) -> int:  # fmt: skip
     """The circuit breaker's failure count for one deployment's tasks (see the docstring)."""
-    stage2 = any(t.started_at is not None for t in tasks)
-    failed = failed_health if stage2 else failed_to_start
-    fails = [failed_at(t) for t in tasks if failed(t)]
+    fails = [failed_at(t) for t in tasks if stopped_on_its_own(t) or failed_health(t)]
     if not reset_on_healthy:
         return len(fails)
-    last_ok = max((t.started_at for t in tasks if t.started_at and succeeded(t, checked)),
-                  default=None)
+    last_ok = max(
+        (t.started_at for t in tasks if t.started_at and succeeded(t, checked, now, settle)),
+        default=None,
+    )
     return sum(1 for f in fails if last_ok is None or f > last_ok)
 
 

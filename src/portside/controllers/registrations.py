@@ -88,9 +88,18 @@ def _reconcile(snapshot: Snapshot, now: datetime, svc: Any, reg: Any) -> list[Ch
                 custom_health=status,
             )
         )
+    stopping = {
+        t.task_id: t for t in snapshot.children("task", svc.cluster_arn).values()
+        if t.group == svc.group
+    }
     for task_id in current.keys() - wanted.keys():
         changes.append(Delete(Instance.KIND, instance_key(sd.id, task_id)))
-    if any(isinstance(c, Delete) or c.id not in current for c in changes):
+        task = stopping.get(task_id)
+        if task is not None and task.last_status != "STOPPED":
+            # The task changes too, so its agent's manifest is rebuilt and the
+            # stop it was holding back (runtime/manifest.py) goes out now.
+            changes.append(dataclasses.replace(task, version=task.version + 1))
+    if any(isinstance(c, Delete) or (isinstance(c, Instance) and c.id not in current) for c in changes):
         changes.append(dataclasses.replace(sd, instances_revision=snapshot.revision + 1))
     return changes
 

@@ -131,8 +131,8 @@ def decide(
     breaker = Breaker.of(original.deployment_configuration.deployment_circuit_breaker)
     failures = {
         d.id: failed_tasks(
-            by_deployment.get(d.id, []), view.checked(d.task_definition),
-            breaker.reset_on_healthy_task,
+            by_deployment.get(d.id, []), view.checked(d.task_definition), now,
+            policy.settle, breaker.reset_on_healthy_task,
         )
         for d in original.deployments
     }  # fmt: skip

@@ -10,9 +10,11 @@ Its instance is ACTIVE, DRAINING, or LOST: deregistered, gone, or with an agent
 disconnected for longer than ``agent_grace``. Tasks on a lost instance are
 replaced elsewhere and no longer count anywhere.
 
-Failures, for the circuit breaker and the start throttle: a task *failed to
-start* when it stopped without ever reaching RUNNING and nobody asked it to
-stop; a task *failed its health checks* when the scheduler stopped it for that.
+Failures, for the circuit breaker and the start throttle: a task *stopped on
+its own* when it stopped and nobody asked it to (its essential container
+exited, or it never started); it *failed to start* when that happened before
+it ever reached RUNNING; it *failed its health checks* when the scheduler
+stopped it for that.
 """
 
 from __future__ import annotations
@@ -91,6 +93,14 @@ def failed_to_start(t: Task) -> bool:
         t.last_status == "STOPPED"
         and t.started_at is None
         and (t.stop_code or "") not in REQUESTED_STOPS
+    )
+
+
+def stopped_on_its_own(t: Task) -> bool:
+    """It stopped (or is stopping) and nobody asked: an essential container exited, or it
+    never started."""
+    return t.desired_status == "STOPPED" and (t.stop_code or "") not in REQUESTED_STOPS and (
+        t.stop_code is not None
     )
 
 

@@ -269,7 +269,9 @@ def _authorize(app: App, request: web.Request, now: datetime) -> ContainerInstan
         now,
     )
     if caller.service != "ecs":
-        raise InvalidSignature(f"Credential should be scoped to service 'ecs', not {caller.service!r}.")
+        raise InvalidSignature(
+            f"Credential should be scoped to service 'ecs', not {caller.service!r}."
+        )
     cluster = request.query.get("clusterArn")
     arn = request.query.get("containerInstanceArn")
     if not cluster or not arn:
@@ -317,7 +319,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
             try:
                 sessions.receive(session, json.loads(msg.data), _now())
             except (ValueError, KeyError, TypeError, AwsError) as exc:
-                log.warning("session %s: bad message %.200r: %s", session.instance_arn, msg.data, exc)
+                log.warning(
+                    "session %s: bad message %.200r: %s", session.instance_arn, msg.data, exc
+                )
     finally:
         sender.cancel()
         sessions.closed(session)

@@ -128,7 +128,34 @@ def manifest_tasks(store: Store, instance: ContainerInstance) -> list[dict[str, 
 
 def _payload(store: Store, task: Task) -> dict[str, Any]:
     td = store.get(TaskDefinition.KIND, task.task_definition_arn)
-    return task_payload(task, td if isinstance(td, TaskDefinition) else None)
+    payload = task_payload(task, td if isinstance(td, TaskDefinition) else None)
+    if task.desired_status == "STOPPED" and still_registered(store, task):
+        # Drain before kill: the stop reaches the agent once Cloud Map no longer
+        # sends traffic to the task (controllers/registrations.py removes it).
+        payload["desiredStatus"] = "RUNNING"
+        payload.pop("stopReason", None)
+        payload.pop("stopCode", None)
+    return payload
+
+
+def still_registered(store: Store, task: Task) -> bool:
+    """Whether a Cloud Map instance ECS registered for ``task`` still exists."""
+    if task.service_arn is None and not (task.group or "").startswith("service:"):
+        return False
+    from portside.controllers.registrations import registry_service_id
+    from portside.domain.servicediscovery.instance import instance_key
+
+    service = next(
+        (s for s in store.children("service", task.cluster_arn).values() if s.group == task.group),
+        None,
+    )
+    if service is None:
+        return False
+    return any(
+        store.get("sd_instance", instance_key(registry_service_id(r["registry_arn"]), task.task_id))
+        is not None
+        for r in service.service_registries
+    )
 
 
 def instances_touched(changes: Iterable[Any]) -> set[str]:

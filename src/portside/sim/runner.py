@@ -83,6 +83,9 @@ class Runner:
         )  # fmt: skip
         self.end = scenario.start + scenario.duration
         self.dirty: set[str] = set(self.state.all(Service.KIND))
+        self.wanting: set[str] = set()
+        """Services short of tasks after their last decision (or DAEMON ones): new capacity
+        may let them place more."""
         self.capacity_changed = False
         self.timers: dict[str, datetime] = {}
         self.last: dict[str, CapacityDecision] = {}
@@ -119,9 +122,7 @@ class Runner:
         for _ in range(MAX_PASSES):
             if self.capacity_changed:
                 self.capacity_changed = False
-                self.dirty.update(
-                    arn for arn, s in self.state.all(Service.KIND).items() if s.status != "INACTIVE"
-                )
+                self.dirty |= self.wanting
             if not self.dirty:
                 break
             batch, self.dirty = sorted(self.dirty), set()
@@ -134,12 +135,19 @@ class Runner:
         if d.wake_at is not None and (arn not in self.timers or d.wake_at < self.timers[arn]):
             self.timers[arn] = d.wake_at
             self.clock.call_at(d.wake_at, lambda: self._wake(arn, d.wake_at))
-        if d.empty:
-            return
-        self.state.commit(d.changes())
-        self.dirty.discard(arn)
-        self.fleet.started(d.start)
-        self.fleet.stopping(d.stop)
+        if not d.empty:
+            self.state.commit(d.changes())
+            self.dirty.discard(arn)
+            self.fleet.started(d.start)
+            self.fleet.stopping(d.stop)
+        svc = self.state.get(Service.KIND, arn)
+        if isinstance(svc, Service) and svc.status != "INACTIVE" and (
+            svc.scheduling_strategy == "DAEMON"
+            or svc.running_count + svc.pending_count < svc.desired_count
+        ):
+            self.wanting.add(arn)
+        else:
+            self.wanting.discard(arn)
 
     def _wake(self, arn: str, at: datetime | None) -> None:
         if self.timers.get(arn) == at:

@@ -273,6 +273,24 @@ def test_the_rollback_completes_on_the_next_pass_and_the_failed_deployment_leave
     assert (back.id, back.rollout_state) == (dep_id(1), "COMPLETED")
 
 
+def _crash(ago: int) -> object:
+    return task(2, 2, status="STOPPED", desired="STOPPED", stop_code="EssentialContainerExited",
+                started=NOW - timedelta(seconds=ago + 5), stopped_at=NOW - timedelta(seconds=ago))
+
+
+@pytest.mark.parametrize(("healthy_since", "tripped"), [(None, True), (300, False)])
+def test_tasks_that_crash_after_starting_count_until_one_proves_healthy(
+    healthy_since: int | None, tripped: bool
+) -> None:
+    deps = (deployment(2, 2), deployment(1, 1, "ACTIVE", "COMPLETED"))
+    svc = service(3, deployments=deps, breaker={"enable": True, "rollback": True})
+    crashes = [_crash(400), _crash(350), _crash(10)]
+    ok = [task(2, 2, started=NOW - timedelta(seconds=healthy_since))] if healthy_since else []
+    d = run(world(svc, instance(1, memory=8192), *(task(1, 1) for _ in range(3)), *crashes, *ok))
+    assert d.service is not None
+    assert (d.service.deployments[0].id == dep_id(1)) is tripped
+
+
 def test_circuit_breaker_without_rollback_stalls_the_deployment() -> None:
     d = run(_failing({"enable": True, "rollback": False}, 3))
     assert d.service is not None

@@ -7,27 +7,10 @@ after ``stopTimeout``). Output goes to ``STATE_DIR/processes/<task-id>/
 <container>.stdout`` and ``.stderr``. A pid file per container (``<container>
 .json``: shim pid, process pid and their start times from /proc) lets a
 restarted agent adopt a process that is still running instead of starting it
-again; the shim writes the exit code to ``<container>.status``.
+again; the shim writes the exit code to ``<container>.status``. A finished
+task's directory (its output) is deleted three hours after it stopped.
 
-Environment. A process gets the container definition's ``environment``, the
-agent's PATH, HOME, LANG, LC_*, TZ, TMPDIR, USER, LOGNAME and SHELL, and:
-
-    ECS_CONTAINER_METADATA_URI_V4  http://127.0.0.1:PORT/v4/TOKEN
-    PORTSIDE_NETWORK_MODE          awsvpc | bridge | host | none
-    PORTSIDE_ADDRESS               the address to listen on: the task's own
-                                   127.x.y.z under awsvpc, 0.0.0.0 otherwise
-    PORTSIDE_PORT_<containerPort>  the port to listen on for that mapping: the
-                                   allocated host port under bridge, the
-                                   container port under awsvpc and host
-    PORT                           the same for the first port mapping
-
-Network modes: ``awsvpc`` gives the task its own loopback address in
-127.64.0.0/10 (stable for the task, shared by its containers, reported as its
-ENI attachment), with ports as defined; ``bridge`` allocates a host port from
-the ephemeral range 32768-60999 for each mapping without a hostPort; ``host``
-uses the container ports on the host; ``none`` passes no address or ports. No
-namespace isolates the process: the variables tell a cooperating program where
-to listen.
+Environment, addresses and ports: see drivers/process_env.py.
 
 Limits. ``memory`` (the container's hard limit in MiB, or the task's for a
 container without one) is enforced as RLIMIT_AS, the address-space limit:
@@ -42,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import ipaddress
 import json
 import logging
 import os
+import shutil
 import signal
 import time
 from collections.abc import Mapping
@@ -65,6 +48,13 @@ from portside.agent.drivers.base import (
     TaskNetwork,
 )
 from portside.agent.drivers.proc_stats import sample, with_previous
+from portside.agent.drivers.process_env import (
+    AWSVPC_NET,
+    mac_address,
+    pick_address,
+    ports_for,
+    process_environment,
+)
 from portside.agent.drivers.process_spawn import Launch, ProcessFile, is_alive, reap, spawn
 from portside.agent.health import HealthState, probe_loop
 from portside.agent.payload import ContainerSpec, TaskSpec
@@ -72,9 +62,9 @@ from portside.agent.ports import PortAllocator
 
 log = logging.getLogger("portside.agent.process")
 
-INHERITED = ("PATH", "HOME", "LANG", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL")
-AWSVPC_NET = ipaddress.ip_network("127.64.0.0/10")
 MIB = 1024 * 1024
+LOG_RETENTION = 3 * 3600.0
+"""Seconds a finished task's output is kept (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION's default)."""
 
 
 class ProcessDriver:
@@ -94,6 +84,16 @@ class ProcessDriver:
     async def open(self, emit: Emit) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self._emit = emit
+        self._prune(time.time() - LOG_RETENTION)
+
+    def _prune(self, before: float) -> None:
+        """Delete the directories (logs) of tasks long finished: nothing runs there any more."""
+        for d in self.root.iterdir():
+            if not d.is_dir() or any(p.name != "network.json" for p in d.glob("*.json")):
+                continue
+            with contextlib.suppress(OSError):
+                if d.stat().st_mtime < before:
+                    shutil.rmtree(d)
 
     async def close(self) -> None:
         for task in self._health.values():
@@ -152,7 +152,10 @@ class ProcessDriver:
 
     def _runtime(self, doc: Mapping[str, Any], pf: ProcessFile) -> RuntimeContainer:
         status = pf.status() or {}
-        alive = "exit_code" not in status and is_alive(doc.get("pid"), doc.get("ticks"))
+        # the shim writes the exit code before it exits: while it lives, so does the container
+        alive = "exit_code" not in status and (
+            is_alive(doc.get("shim_pid"), doc.get("shim_ticks")) or is_alive(doc.get("pid"), doc.get("ticks"))
+        )
         exit_code = status.get("exit_code")
         return RuntimeContainer(
             task_arn=doc["task_arn"],
@@ -176,29 +179,17 @@ class ProcessDriver:
         if task.network_mode != "awsvpc":
             mode = task.network_mode if task.network_mode in ("host", "none") else "bridge"
             return TaskNetwork(mode, metadata_host="127.0.0.1")
-        address = self._addresses.get(task.task_arn) or self._pick_address(task.task_arn)
+        address = self._addresses.get(task.task_arn) or pick_address(
+            task.task_arn, set(self._addresses.values())
+        )
         self._addresses[task.task_arn] = address
         d = self.task_dir(task.task_arn)
         d.mkdir(parents=True, exist_ok=True)
         (d / "network.json").write_text(json.dumps({"task_arn": task.task_arn, "address": address}))
-        digest = hashlib.sha256(task.task_arn.encode()).digest()
-        mac = "02:" + ":".join(f"{b:02x}" for b in digest[:5])
         return TaskNetwork(
             "awsvpc", metadata_host="127.0.0.1", address=address, subnet_cidr=str(AWSVPC_NET),
-            gateway=None, mac_address=mac,
+            gateway=None, mac_address=mac_address(task.task_arn),
         )
-
-    def _pick_address(self, task_arn: str) -> str:
-        used = set(self._addresses.values())
-        size = AWSVPC_NET.num_addresses
-        for salt in range(64):
-            digest = hashlib.sha256(f"{task_arn}/{salt}".encode()).digest()
-            offset = int.from_bytes(digest[:4], "big") % size
-            address = AWSVPC_NET.network_address + offset
-            if address.packed[-1] in (0, 255) or str(address) in used:
-                continue
-            return str(address)
-        raise ContainerError("CannotStartContainerError", "no free 127.x address for the task")
 
     async def teardown_network(self, task: TaskSpec) -> None:
         self._addresses.pop(task.task_arn, None)
@@ -223,16 +214,8 @@ class ProcessDriver:
                 f"container {container.name!r} has neither entryPoint nor command: "
                 "the process driver has nothing to run",
             )
-        bindings, listen = self._ports(task, container, network)
-        full_env = {k: v for k, v in os.environ.items() if k in INHERITED or k.startswith("LC_")}
-        full_env.update(env)
-        full_env["PORTSIDE_NETWORK_MODE"] = network.mode
-        if network.mode != "none":
-            full_env["PORTSIDE_ADDRESS"] = network.address or "0.0.0.0"
-        for cp, port in listen:
-            full_env[f"PORTSIDE_PORT_{cp}"] = str(port)
-        if listen:
-            full_env["PORT"] = str(listen[0][1])
+        bindings, listen = ports_for(container, network, self.ports)
+        full_env = process_environment(os.environ, env, network, listen)
         rlimits: list[tuple[str, int, int]] = [
             (f"RLIMIT_{n.upper()}", s, h) for n, s, h in container.ulimits
         ]
@@ -260,26 +243,6 @@ class ProcessDriver:
             rlimits=rlimits, health=container.health_check, memory=container.memory,
         )
         return self._runtime(doc, pf)
-
-    def _ports(
-        self, task: TaskSpec, container: ContainerSpec, network: TaskNetwork
-    ) -> tuple[list[NetworkBinding], list[tuple[int, int]]]:
-        """(network bindings to report, (container port, port to listen on) pairs)."""
-        bindings: list[NetworkBinding] = []
-        listen: list[tuple[int, int]] = []
-        for p in container.port_mappings:
-            if network.mode == "none":
-                continue
-            if network.mode == "awsvpc":
-                listen.append((p.container_port, p.container_port))
-                continue
-            if network.mode == "host":
-                host = p.host_port or p.container_port
-            else:
-                host = p.host_port or self.ports.allocate(p.protocol)
-            bindings.append(NetworkBinding(p.container_port, host, p.protocol))
-            listen.append((p.container_port, host))
-        return bindings, listen
 
     async def start(self, rc: RuntimeContainer) -> RuntimeContainer:
         pf = self._file(rc.task_arn, rc.name)
@@ -351,18 +314,27 @@ class ProcessDriver:
         return None if doc is None else self._runtime(doc, pf)
 
     async def stop(self, rc: RuntimeContainer, timeout: float) -> None:
-        pf = self._file(rc.task_arn, rc.name)
-        doc = pf.read() or {}
+        doc = self._file(rc.task_arn, rc.name).read() or {}
         pid, ticks = doc.get("pid"), doc.get("ticks")
-        fut = self._watchers.get(rc.runtime_id)
         if not is_alive(pid, ticks):
             return
         _killpg(int(pid), signal.SIGTERM)  # type: ignore[arg-type]
-        if fut is not None and await _wait(fut, timeout):
+        if await self._exited(rc, doc, timeout):
             return
         _killpg(int(pid), signal.SIGKILL)  # type: ignore[arg-type]
+        await self._exited(rc, doc, 10)
+
+    async def _exited(self, rc: RuntimeContainer, doc: Mapping[str, Any], timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the container's shim to report the exit."""
+        fut = self._watchers.get(rc.runtime_id)
         if fut is not None:
-            await _wait(fut, 10)
+            return await _wait(fut, timeout)
+        deadline = time.monotonic() + timeout
+        while is_alive(doc.get("shim_pid"), doc.get("shim_ticks")) or is_alive(doc.get("pid"), doc.get("ticks")):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def remove(self, rc: RuntimeContainer) -> None:
         task = self._health.pop(rc.runtime_id, None)
