@@ -113,7 +113,7 @@ def test_an_image_that_cannot_be_pulled_fails_the_task(tmp_path: Path, busybox: 
             assert "RUNNING" not in r.ecs.statuses(p["taskArn"])
             assert final["reason"].startswith("CannotPullContainerError: ")
             assert final["containers"][0]["reason"] == final["reason"]
-            assert isinstance(final["pullStartedAt"], float) and final["pullStoppedAt"] is None
+            assert final["pullStartedAt"] <= final["pullStoppedAt"]
 
     asyncio.run(main())
 

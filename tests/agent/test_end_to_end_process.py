@@ -145,3 +145,15 @@ def test_a_dropped_session_keeps_tasks_running_and_reconnects(tmp_path: Path) ->
         assert task["lastStatus"] == "RUNNING" and task["containers"][0]["runtimeId"] == runtime_id
         c.ecs.stop_task(cluster=c.name, task=arn)
         assert c.wait(arn, "STOPPED")["containers"][0]["exitCode"] == 143
+
+
+def test_rotated_credentials_keep_the_reports_flowing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTSIDE_AGENT_CREDENTIAL_TTL", "9")  # a new pair every 6 s
+    with cluster(tmp_path) as c:
+        agent = c.agent("process")
+        arn = c.run_task(c.task_definition([web()]))
+        c.wait(arn, "RUNNING")
+        until(lambda: agent.log().count("credentials") >= 3, 30, "two rotations", c)
+        c.ecs.stop_task(cluster=c.name, task=arn)  # reported with a rotated pair
+        assert c.wait(arn, "STOPPED")["containers"][0]["exitCode"] == 143
+        assert "AccessDenied" not in agent.log() and "refused" not in agent.log()

@@ -302,3 +302,21 @@ def test_the_metadata_endpoint_serves_the_process_its_documents(tmp_path: Path) 
             assert list(ts) == [runtime_id]
 
     asyncio.run(main())
+
+
+def test_an_exit_while_the_agent_was_away_is_reported_on_return(tmp_path: Path) -> None:
+    async def main() -> None:
+        p = payload([web()])
+        async with rig(tmp_path) as r1:
+            await r1.run(p)
+            await r1.status(p["taskArn"], "RUNNING")
+            await r1.crash()
+        os.killpg(_pids(tmp_path)[p["taskArn"]], 15)
+        await asyncio.sleep(0.5)
+        async with rig(tmp_path) as r2:
+            await r2.run(p)
+            final = await r2.status(p["taskArn"], "STOPPED")
+            assert final["reason"] == "Essential container in task exited"
+            assert final["containers"][0]["exitCode"] == 143
+
+    asyncio.run(main())

@@ -162,7 +162,7 @@ async def test_rotation_keeps_connections_and_new_ones_use_the_new_certificate(
         relay = Relay(b.address("inbound"))
         async with relay.running() as hop, running(client_side(hop, client_tls)) as a:
             assert (await _post(a, b"one"))[0] == 200
-            before = _peer_serial(b.address("inbound"), client_tls)
+            before = await asyncio.to_thread(_peer_serial, b.address("inbound"), client_tls)
             fresh = ca.issue("api", dt.datetime.now(dt.UTC))
             fresh.write(server_tls.cert_file, server_tls.key_file)
             assert b.refresh_tls() == 1

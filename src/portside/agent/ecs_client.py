@@ -36,9 +36,14 @@ class Credentials:
     access_key: str
     secret_key: str
     expiration: float | None = None  # epoch seconds
+    received_at: float | None = None
 
     def valid(self, now: float) -> bool:
-        return self.expiration is None or now < self.expiration - EXPIRY_MARGIN
+        """Usable for a while yet: a minute before expiry, or a tenth of a short lifetime."""
+        if self.expiration is None:
+            return True
+        lifetime = self.expiration - (self.received_at or now)
+        return now < self.expiration - min(EXPIRY_MARGIN, max(lifetime, 0) / 10)
 
 
 class EcsError(Exception):

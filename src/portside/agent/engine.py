@@ -29,13 +29,9 @@ from typing import Any
 from portside.agent.drivers.base import Driver, RuntimeContainer, RuntimeEvent, TaskNetwork
 from portside.agent.payload import STOPPED, PayloadError, TaskSpec, parse_task
 from portside.agent.reporter import Reporter
+from portside.agent.services import Notifier, TaskServices
 from portside.agent.state import StateDir, TaskRecord
-from portside.agent.task_manager import (
-    STOPPED_BY_CONTROL_PLANE,
-    Notifier,
-    TaskManager,
-    TaskServices,
-)
+from portside.agent.task_manager import STOPPED_BY_CONTROL_PLANE, TaskManager
 
 log = logging.getLogger("portside.agent.engine")
 

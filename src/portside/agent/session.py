@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -240,17 +241,21 @@ class Session:
         if not key or not secret:
             log.warning("ignoring Credentials without a key pair")
             return
-        expiration = doc.get("expiration")
-        self.client.set_instance_credentials(
-            Credentials(str(key), str(secret), float(expiration) if expiration else None)
-        )
+        expiration = float(doc["expiration"]) if doc.get("expiration") else None
+        self.client.set_instance_credentials(Credentials(str(key), str(secret), expiration, time.time()))
+        log.info("per-instance credentials %s received (valid for %.0fs)", key,
+                 (expiration - time.time()) if expiration else float("inf"))
 
     async def _on_manifest(self, ws: aiohttp.ClientWebSocketResponse, doc: dict[str, Any]) -> None:
         seq = int(doc.get("seq") or 0)
         if seq <= self._last_seq:
             return
         tasks = [t for t in doc.get("tasks") or () if isinstance(t, dict)]
-        await self.on_manifest(tasks)
+        try:
+            await self.on_manifest(tasks)
+        except Exception:  # a bug must not cost the session: the next manifest tries again
+            log.exception("applying manifest %d failed", seq)
+            return
         self._last_seq = seq
         self.manifests += 1
         await ws.send_json({"type": "Ack", "seq": seq})

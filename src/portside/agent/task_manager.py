@@ -39,9 +39,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Iterable, Mapping
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from portside.agent.dependencies import (
     CREATED,
@@ -55,7 +55,6 @@ from portside.agent.dependencies import (
 )
 from portside.agent.drivers.base import (
     ContainerError,
-    Driver,
     RuntimeContainer,
     RuntimeEvent,
     TaskNetwork,
@@ -63,9 +62,9 @@ from portside.agent.drivers.base import (
 )
 from portside.agent.health import task_health
 from portside.agent.payload import TaskSpec
-from portside.agent.reporter import Reporter
-from portside.agent.state import StateDir, TaskRecord
-from portside.agent.task_state import ContainerRun, rank
+from portside.agent.services import TaskServices
+from portside.agent.state import TaskRecord
+from portside.agent.task_state import VANISHED_REASON, ContainerRun, rank
 
 log = logging.getLogger("portside.agent.task")
 T = TypeVar("T")
@@ -74,23 +73,6 @@ ESSENTIAL_EXITED = "Essential container in task exited"
 RECORDED = frozenset({"PENDING", "RUNNING", "STOPPED"})
 """Task moves written to the state dir before they are reported (see agent/state.py)."""
 STOPPED_BY_CONTROL_PLANE = "Task stopped by the control plane"
-
-
-class Notifier(Protocol):
-    def task_health(self, task_arn: str, status: str, containers: list[tuple[str, str]]) -> None: ...
-
-    def task_network(self, task_arn: str, network: TaskNetwork, containers: list[str]) -> None: ...
-
-    def forget(self, task_arn: str) -> None: ...
-
-
-@dataclass
-class TaskServices:
-    driver: Driver
-    reporter: Reporter
-    state: StateDir
-    notifier: Notifier
-    container_env: Callable[[TaskSpec, str, TaskNetwork], Mapping[str, str]]
 
 
 class _Stop(Exception):
@@ -180,6 +162,7 @@ class TaskManager:
             self._report_task()  # restored: the control plane may not have heard the last move
         if self.known == "STOPPED":
             return
+        await self._refresh()
         self._drain()
         try:
             if self._stop_requested and all(c.status == NONE for c in self.containers.values()):
@@ -189,6 +172,24 @@ class TaskManager:
         except _Stop:
             pass
         await self._shut_down()
+
+    async def _refresh(self) -> None:
+        """Re-read adopted containers: what they did before this manager listened is not lost."""
+        adopted = [c for c in self.containers.values() if c.status == RUNNING and c.runtime is not None]
+        for c in adopted:
+            assert c.runtime is not None
+            rc = await self.s.driver.inspect(c.runtime)
+            if rc is None:
+                c.exited(None)
+                c.reason = c.reason or VANISHED_REASON
+            elif rc.state == "exited":
+                c.runtime = rc
+                c.exited(rc.exit_code, rc.oom_killed)
+            elif rc.health is not None:
+                c.health = rc.health
+        self._note_essential_exits()
+        if any(c.spec.health_check is not None for c in adopted):
+            self._health_changed()
 
     async def _start_up(self) -> None:
         self._move("PENDING")
@@ -215,18 +216,20 @@ class TaskManager:
                 await self._wait(1.0)
 
     async def _pull_all(self) -> None:
-        for c in self.containers.values():
-            if c.status != NONE:
-                continue
-            if self.pull_started_at is None and self.s.driver.pulls_images:
-                self.pull_started_at = time.time()
-            try:
-                c.image_id = await self._act(c, self.s.driver.pull(c.spec))
-            except _Skip:
-                continue
-            c.status = PULLED
-        if self.pull_started_at is not None:
-            self.pull_stopped_at = time.time()
+        try:
+            for c in self.containers.values():
+                if c.status != NONE:
+                    continue
+                if self.pull_started_at is None and self.s.driver.pulls_images:
+                    self.pull_started_at = time.time()
+                try:
+                    c.image_id = await self._act(c, self.s.driver.pull(c.spec))
+                except _Skip:
+                    continue
+                c.status = PULLED
+        finally:
+            if self.pull_started_at is not None:
+                self.pull_stopped_at = time.time()
 
     async def _launch(self, c: ContainerRun) -> None:
         assert self.network is not None

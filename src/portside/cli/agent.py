@@ -18,7 +18,21 @@ def _attribute(value: str) -> tuple[str, str | None]:
     return name, (val if sep else None)
 
 
-@click.command()
+EPILOG = """\b
+Drivers:
+  docker   tasks are Docker containers (labels com.amazonaws.ecs.*); awsvpc
+           tasks get an address on the portside-awsvpc network
+  process  tasks are host processes (entryPoint + command); each gets
+           PORT, PORTSIDE_PORT_<containerPort>, PORTSIDE_ADDRESS and
+           PORTSIDE_NETWORK_MODE in its environment; memory is enforced
+           as RLIMIT_AS, cpu is not enforced
+Every container gets ECS_CONTAINER_METADATA_URI_V4 (task metadata v4).
+Killing the agent leaves its tasks running; started again with the same
+--state-dir it re-registers as the same instance and adopts them.
+"""
+
+
+@click.command(epilog=EPILOG)
 @click.option("--endpoint", required=True, help="The control plane's URL (http://127.0.0.1:4600).")
 @click.option("--cluster", default="default", show_default=True, help="Cluster to join.")
 @click.option(

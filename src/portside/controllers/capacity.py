@@ -114,9 +114,15 @@ class CapacityDecision:
         return out
 
 
-def decide_all(snapshot: Snapshot, now: datetime) -> list[CapacityDecision]:
-    """A decision for every ACTIVE provider with managed scaling, one task pass per cluster."""
-    loads: dict[str, Workload] = {}
+def decide_all(
+    snapshot: Snapshot, now: datetime, loads: dict[str, Workload] | None = None
+) -> list[CapacityDecision]:
+    """A decision for every ACTIVE provider with managed scaling, one task pass per cluster.
+
+    ``loads`` (cluster ARN -> :func:`workload`) is filled in as clusters are read; a
+    caller that knows no task, service or instance changed since may pass it back.
+    """
+    loads = {} if loads is None else loads
     out: list[CapacityDecision] = []
     for provider in snapshot.all(CapacityProvider.KIND).values():
         if _managed(provider):

@@ -63,7 +63,10 @@ def plan_daemon(
     min_healthy, _ = resolve_fenceposts(
         plan.desired, cfg.minimum_healthy_percent, cfg.maximum_percent
     )
-    allowed = sum(1 for t in seen.live if view.healthy(t)) - min_healthy
+    allowed = sum(
+        1 for t in seen.live
+        if (view.healthy(t) if t.started_by == primary.id else view.available(t))
+    ) - min_healthy
     steady = not seen.stopping
     for inst in targets:
         arn = inst.container_instance_arn
@@ -73,17 +76,15 @@ def plan_daemon(
         for t in scale_in_order(view, keep, len(keep) - 1):
             plan.stop(t, scaling_reason(t.started_by))
             keep = [k for k in keep if k is not t]
-        for t in [] if stalled else sorted(old, key=view.healthy):  # unhealthy ones first
-            if view.healthy(t):
+        for t in [] if stalled else sorted(old, key=view.available):  # unavailable ones first
+            if view.available(t):
                 if allowed <= 0:
                     continue
                 allowed -= 1
             plan.stop(t, scaling_reason(t.started_by))
         if not keep and not old and arn not in stopping_on and not stalled:
             plan.targets.append(arn)
-        ok = len(keep) == 1 and not old and keep[0].last_status == "RUNNING" and (
-            not view.checked(keep[0].task_definition_arn) or keep[0].health_status == "HEALTHY"
-        )
+        ok = len(keep) == 1 and not old and view.healthy(keep[0])
         steady = steady and ok
     for arn, rest in by_instance.items():
         steady = False

@@ -76,6 +76,10 @@ class View:
     def healthy(self, t: Task) -> bool:
         return healthy(t, self.checked(t.task_definition_arn), self.now, self.policy)
 
+    def available(self, t: Task) -> bool:
+        """RUNNING and not UNHEALTHY: serving, as far as anyone knows (see replica.py)."""
+        return t.last_status == "RUNNING" and t.health_status != "UNHEALTHY"
+
     def instance_id(self, t: Task) -> str:
         return (t.container_instance_arn or "").rsplit("/", 1)[-1]
 

@@ -8,8 +8,15 @@ fenceposts of :func:`~portside.controllers.fenceposts.resolve_fenceposts`:
 1. scale in: more keepers than desired stop at once (ECS's balance order);
 2. start: the missing keepers, as far as ``max_total`` leaves room (tasks asked
    to stop count until they have STOPPED) and the start throttle allows;
-3. retire: retirees that are not healthy stop at once; healthy ones only while
-   more than ``min_healthy`` healthy tasks remain.
+3. retire: retirees that are not available (still pending, or UNHEALTHY) stop
+   at once; available ones only while more than ``min_healthy`` would remain,
+   counting the keepers that have *proved* healthy and the retirees that are
+   available (RUNNING and not UNHEALTHY: a young old task is presumed
+   healthy, a young new one is not — so a new deployment that crashes right
+   after starting cannot take the old tasks down with it).
+
+The service is steady when the keepers are exactly the desired count, all
+proved healthy, and nothing else is left or on its way out.
 
 A FAILED primary deployment (circuit breaker without rollback) launches
 nothing and retires nothing: the deployment is stalled, as in ECS.
@@ -61,11 +68,12 @@ def plan_replica(view: View, throttled_until: datetime | None) -> Plan:
             plan.launches = max(0, min(missing, room))
 
     if not stalled:
-        healthy_now = sum(1 for t in keep + retire if view.healthy(t))
-        allowed = healthy_now - min_healthy
-        retire.sort(key=lambda t: (view.healthy(t), t.created_at, t.task_arn))
+        allowed = sum(1 for t in keep if view.healthy(t)) + sum(
+            1 for t in retire if view.available(t)
+        ) - min_healthy
+        retire.sort(key=lambda t: (view.available(t), t.created_at, t.task_arn))
         for t in retire:
-            if view.healthy(t):
+            if view.available(t):
                 if allowed <= 0:
                     break
                 allowed -= 1
@@ -82,10 +90,6 @@ def plan_replica(view: View, throttled_until: datetime | None) -> Plan:
         and not seen.stopping
         and not retire
         and len(keep) == svc.desired_count
-        and all(
-            t.last_status == "RUNNING"
-            and (not view.checked(t.task_definition_arn) or t.health_status == "HEALTHY")
-            for t in keep
-        )
+        and all(view.healthy(t) for t in keep)
     )
     return plan

@@ -13,7 +13,7 @@ import ssl
 from collections.abc import Callable
 
 from portside.proxy.balancer import candidates, make_policy
-from portside.proxy.config import Endpoint, UpstreamConfig
+from portside.proxy.config import Endpoint, Health, UpstreamConfig
 from portside.proxy.metrics import Metrics, Stats
 from portside.proxy.outlier import OutlierDetector
 from portside.proxy.pool import Pool
@@ -40,6 +40,7 @@ class Cluster:
         self.policy = make_policy(config.balancing, self._rng)
         self.detector = OutlierDetector(config.outlier)
         self.endpoints: tuple[Endpoint, ...] = ()
+        self._all_healthy = True
         self.active: dict[str, int] = {}
         self._pools: dict[str, Pool] = {}
         self._endpoint_stats: dict[str, Stats] = {}
@@ -60,6 +61,7 @@ class Cluster:
                 pool.endpoint = e
         self.detector.retain(keys)
         self.endpoints = tuple(endpoints)
+        self._all_healthy = all(e.health is not Health.UNHEALTHY for e in endpoints)
 
     def reconfigure(self, config: UpstreamConfig, tls: ssl.SSLContext | None) -> None:
         old, self.config = self.config, config
@@ -79,7 +81,11 @@ class Cluster:
     def pick(self, tried: set[str]) -> Endpoint:
         if not self.endpoints:
             raise NoHealthyUpstream()
-        ejected = self.detector.ejected(self.clock()) if self.detector.ejections_total else ()
+        now = self.clock()
+        ejecting = self.detector.any_ejected(now)
+        if not tried and self._all_healthy and not ejecting:
+            return self.policy.choose(self.endpoints, self.active)  # the common case, no filtering
+        ejected = self.detector.ejected(now) if ejecting else ()
         return self.policy.choose(candidates(self.endpoints, ejected, tried), self.active)
 
     def pool(self, endpoint: Endpoint) -> Pool:

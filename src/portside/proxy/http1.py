@@ -22,6 +22,7 @@ import asyncio
 import collections
 import logging
 from http import HTTPStatus
+from typing import cast
 
 import httptools
 
@@ -128,8 +129,9 @@ class ServerProtocol(asyncio.Protocol):
 
     # --- connection -----------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(
+            asyncio.Transport, transport
+        )  # uvloop's transports are not subclasses
         self._stats.connections_active += 1
         self._stats.connections_total += 1
         self._idle = IdleTimer(self._loop, self._site.idle_seconds, transport.close)

@@ -97,6 +97,11 @@ class OutlierDetector:
         self.policy = policy
         self._hosts: dict[str, HostState] = {}
         self.ejections_total = 0
+        self._last_end = float("-inf")  # no host is ejected at or after this time
+
+    def any_ejected(self, now: float) -> bool:
+        """Cheap check for the hot path: False means no host is ejected at ``now``."""
+        return now < self._last_end
 
     def ejected(self, now: float) -> set[str]:
         return {key for key, s in self._hosts.items() if s.ejected(now)}
@@ -124,6 +129,7 @@ class OutlierDetector:
         newly = after.ejected(now) and not before.ejected(now)
         if newly:
             self.ejections_total += 1
+            self._last_end = max(self._last_end, after.ejected_until or 0.0)
         return newly
 
     def retain(self, keys: set[str]) -> None:

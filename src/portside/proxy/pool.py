@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
+from typing import cast
 
 import httptools
 
@@ -123,8 +124,9 @@ class UpstreamConnection(asyncio.Protocol):
 
     # --- transport ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(
+            asyncio.Transport, transport
+        )  # uvloop's transports are not subclasses
         self._stats.connections_active += 1
         self._stats.connections_total += 1
         self._idle = IdleTimer(self._loop, self._pool.idle_seconds, transport.close)
@@ -279,14 +281,18 @@ class Pool:
         self._idle: collections.deque[UpstreamConnection] = collections.deque()
         self._closed = False
 
-    async def acquire(self) -> UpstreamConnection:
+    def idle(self) -> UpstreamConnection | None:
+        """The most recently used idle connection, if any."""
         while self._idle:
             conn = self._idle.pop()
             if not conn.closed:
                 return conn
-        return await self._connect()
+        return None
 
-    async def _connect(self) -> UpstreamConnection:
+    async def acquire(self) -> UpstreamConnection:
+        return self.idle() or await self.connect()
+
+    async def connect(self) -> UpstreamConnection:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.connect_seconds or None):

@@ -17,6 +17,7 @@ Admin API (HTTP/1.1 on a TCP port or a Unix socket, served by the same
     GET  /metrics    Prometheus text
     GET  /stats      the same counters as JSON (for ``portside top``)
     GET  /config     the configuration in force, endpoints included
+    GET  /listeners  {NAME: {"address", "port"}} as bound (port 0 resolved)
     POST /config     {config document}                         -> 200 | 400
     POST /endpoints  {"service": NAME, "endpoints": [{address, port, health}]}
                      or {"endpoints": {NAME: [...], ...}}       -> 200 | 400 | 404
@@ -232,6 +233,9 @@ class Proxy:
                 return _json(200, self.metrics.snapshot())
             if route == (b"GET", b"/config"):
                 return _json(200, config_to_dict(self.config))
+            if route == (b"GET", b"/listeners"):
+                bound = {name: self.address(name) for name in self._listeners}
+                return _json(200, {n: {"address": a, "port": p} for n, (a, p) in bound.items()})
             if route == (b"GET", b"/ready"):
                 return _json(200, {"ready": True})
             if route == (b"POST", b"/config"):

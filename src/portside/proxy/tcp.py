@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import ssl
+from typing import cast
 
 from portside.proxy.cluster import Cluster
 from portside.proxy.idle import IdleTimer
@@ -44,8 +45,9 @@ class _Side(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(
+            asyncio.Transport, transport
+        )  # uvloop's transports are not subclasses
         self.stats.connections_active += 1
         self.stats.connections_total += 1
 

@@ -37,6 +37,7 @@ from portside.controllers import capacity
 from portside.controllers import service_events as ev
 from portside.controllers.capacity import CapacityDecision
 from portside.controllers.capacity_model import GroupInstance, InstanceGroup
+from portside.controllers.capacity_work import Workload
 from portside.controllers.services import decide as decide_service
 from portside.controllers.task_state import PENDING_STATES, Policy
 from portside.domain.ecs.capacity_provider import CapacityProvider
@@ -44,11 +45,13 @@ from portside.domain.ecs.cluster import Cluster
 from portside.domain.ecs.container_instance import ContainerInstance
 from portside.domain.ecs.service import Service
 from portside.domain.ecs.task import Task
+from portside.domain.ecs.task_definition import TaskDefinition
 from portside.sim.clock import FakeClock
 from portside.sim.fleet import Fleet
 from portside.sim.scenario import Event, Scenario
 from portside.sim.timeline import Action, Note, Timeline
 from portside.sim.world import World
+from portside.store.store import Delete
 
 Progress = Callable[[float, str], None]
 MAX_PASSES = 25
@@ -89,6 +92,9 @@ class Runner:
         self.capacity_changed = False
         self.timers: dict[str, datetime] = {}
         self.last: dict[str, CapacityDecision] = {}
+        self.loads: dict[str, Workload] = {}
+        """Each cluster's workload, kept while no task, service or instance changes."""
+        self.task_counts: tuple[int, int, int] | None = None
         self.ticks = 0
         self.state.subscribe(self._changed)
 
@@ -107,7 +113,13 @@ class Runner:
 
     def _changed(self, changes: Sequence[Any]) -> None:
         for c in changes:
-            kind = getattr(c, "KIND", None)
+            kind = getattr(c, "KIND", None) or getattr(c, "kind", None)
+            if kind in _WORKLOAD_KINDS:
+                self.loads.clear()
+                if kind == Task.KIND or kind == Service.KIND:
+                    self.task_counts = None
+            if isinstance(c, Delete):
+                continue
             if kind == Task.KIND:
                 if c.service_arn:
                     self.dirty.add(c.service_arn)
@@ -141,10 +153,7 @@ class Runner:
             self.fleet.started(d.start)
             self.fleet.stopping(d.stop)
         svc = self.state.get(Service.KIND, arn)
-        if isinstance(svc, Service) and svc.status != "INACTIVE" and (
-            svc.scheduling_strategy == "DAEMON"
-            or svc.running_count + svc.pending_count < svc.desired_count
-        ):
+        if isinstance(svc, Service) and _unsettled(svc):
             self.wanting.add(arn)
         else:
             self.wanting.discard(arn)
@@ -157,8 +166,12 @@ class Runner:
     def _tick(self) -> None:
         now = self.clock.now()
         self._settle()
-        for d in capacity.decide_all(self.state, now):
+        for d in capacity.decide_all(self.state, now, self.loads):
             self._apply(d, now)
+        for load in self.loads.values():
+            for demands in load.waiting.values():
+                for demand in demands.values():
+                    self.wanting.update(demand.services)
         self.fleet.reconcile()
         self._record(now)
         self.ticks += 1
@@ -245,19 +258,44 @@ class Runner:
                 f"needed:{p}": d.needed, f"running:{p}": d.running, f"warming:{p}": d.warming,
                 f"waiting:{p}": d.waiting, f"unfit:{p}": unfit,
             })  # fmt: skip
-        running = pending = desired = 0
-        for c in self.state.all(Cluster.KIND):
-            for t in self.state.children(Task.KIND, c).values():
-                if t.last_status == "RUNNING":
-                    running += 1
-                elif t.last_status in PENDING_STATES:
-                    pending += 1
-            desired += sum(s.desired_count for s in self.state.children(Service.KIND, c).values()
-                           if s.status == "ACTIVE")  # fmt: skip
+        running, pending, desired = self._task_counts()
         row.update(tasks_running=running, tasks_pending=pending, tasks_waiting=waiting,
                    tasks_desired=desired, cost_per_hour=round(self.fleet.live_cost_rate(), 4),
                    cost=round(self.fleet.cost(now), 4))  # fmt: skip
         self.timeline.rows.append(row)
+
+
+    def _task_counts(self) -> tuple[int, int, int]:
+        """(running, pending, desired) over every cluster, recounted only when tasks changed."""
+        if self.task_counts is None:
+            running = pending = desired = 0
+            for c in self.state.all(Cluster.KIND):
+                for t in self.state.children(Task.KIND, c).values():
+                    if t.last_status == "RUNNING":
+                        running += 1
+                    elif t.last_status in PENDING_STATES:
+                        pending += 1
+                desired += sum(s.desired_count for s in self.state.children(Service.KIND, c).values()
+                               if s.status == "ACTIVE")  # fmt: skip
+            self.task_counts = (running, pending, desired)
+        return self.task_counts
+
+
+def _unsettled(svc: Service) -> bool:
+    """Short of tasks, mid-deployment, or DAEMON: new capacity may let it place more."""
+    if svc.status == "INACTIVE":
+        return False
+    primary = svc.primary
+    return (
+        svc.scheduling_strategy == "DAEMON"
+        or svc.running_count + svc.pending_count < svc.desired_count
+        or (primary is not None and primary.rollout_state == "IN_PROGRESS")
+        or len(svc.deployments) > 1
+    )
+
+
+_WORKLOAD_KINDS = frozenset({Task.KIND, Service.KIND, ContainerInstance.KIND, Cluster.KIND,
+                             TaskDefinition.KIND})  # fmt: skip
 
 
 def _describe(params: dict[str, Any]) -> str:

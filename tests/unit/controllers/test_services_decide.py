@@ -183,6 +183,17 @@ def test_rollout_waits_40s_before_counting_a_task_without_health_check() -> None
     assert len(run(_rollout(100, 200, new), NOW + timedelta(seconds=31)).stop) == 4
 
 
+def test_young_old_tasks_are_presumed_healthy_young_new_ones_are_not() -> None:
+    deps = (deployment(2, 2, desired=2), deployment(1, 1, "ACTIVE", "COMPLETED"))
+    young = NOW - timedelta(seconds=5)
+    snap = world(service(2, deployments=deps), instance(1),
+                 task(1, 1, started=young), task(1, 1, started=young),
+                 task(2, 2, started=young), task(2, 2, started=young))
+    d = run(snap)
+    assert not d.stop and d.wake_at == young + timedelta(seconds=40)
+    assert d.service is None or d.service.deployments[0].rollout_state == "IN_PROGRESS"
+
+
 def test_rollout_50_100_stops_half_first() -> None:
     d = run(_rollout(50, 100, []))
     assert not d.start and len(d.stop) == 2

@@ -37,8 +37,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from portside.agent.drivers.base import (
-    EXITED,
-    RUNNING,
     ContainerError,
     Emit,
     RuntimeContainer,
@@ -415,5 +413,3 @@ def _explain(exc: BaseException) -> str:
         return f"Error response from daemon: {text}"
     return str(exc) or type(exc).__name__
 
-
-__all__ = ["AWSVPC_NETWORK", "EXITED", "RUNNING", "DockerDriver"]

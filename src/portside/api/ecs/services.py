@@ -16,7 +16,7 @@ def create_service(ctx: Context, p: dict[str, Any]) -> Any:
 
 @ECS.operation("UpdateService")
 def update_service(ctx: Context, p: dict[str, Any]) -> Any:
-    return {"service": domain.update_service(ctx.app.store, ctx.scope, ctx.now, **p)}
+    return {"service": domain.visible(domain.update_service(ctx.app.store, ctx.scope, ctx.now, **p))}
 
 
 @ECS.operation("DescribeServices")
@@ -33,4 +33,4 @@ def list_services(ctx: Context, p: dict[str, Any]) -> Any:
 
 @ECS.operation("DeleteService")
 def delete_service(ctx: Context, p: dict[str, Any]) -> Any:
-    return {"service": domain.delete_service(ctx.app.store, ctx.scope, ctx.now, **p)}
+    return {"service": domain.visible(domain.delete_service(ctx.app.store, ctx.scope, ctx.now, **p))}

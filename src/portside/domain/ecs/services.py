@@ -359,10 +359,16 @@ def update_service(
             service_connect_configuration=updated.service_connect_configuration,
         )
         fresh = dataclasses.replace(fresh, rollout_state_reason=f"ECS deployment {fresh.id} in progress.")
-        deployments = [fresh] + [
-            dataclasses.replace(d, status="ACTIVE", updated_at=now)
-            for d in deployments
-            if d.status != "INACTIVE"
+        # The newest INACTIVE deployment is kept: the circuit breaker may roll back to it.
+        inactive = [d for d in deployments if d.status == "INACTIVE"][:1]
+        deployments = [
+            fresh,
+            *(
+                dataclasses.replace(d, status="ACTIVE", updated_at=now)
+                for d in deployments
+                if d.status != "INACTIVE"
+            ),
+            *inactive,
         ]
     elif desired_count is not None:
         deployments = [
@@ -374,6 +380,15 @@ def update_service(
     updated = dataclasses.replace(updated, deployments=tuple(deployments))
     store.commit([updated])
     return updated
+
+
+def visible(svc: Service) -> Service:
+    """The service as ECS shows it: INACTIVE deployments (kept for rollback) hidden."""
+    if all(d.status != "INACTIVE" for d in svc.deployments):
+        return svc
+    return dataclasses.replace(
+        svc, deployments=tuple(d for d in svc.deployments if d.status != "INACTIVE")
+    )
 
 
 def updated_launch_type(svc: Service, changes: Mapping[str, Any]) -> str | None:
@@ -399,7 +414,8 @@ def describe_services(
         if svc is None:
             failures.append(Failure(arn=service_arn(scope, c.cluster_name, ref), reason="MISSING"))
             continue
-        found.append(svc if include and "TAGS" in include else dataclasses.replace(svc, tags=()))
+        shown = visible(svc)
+        found.append(shown if include and "TAGS" in include else dataclasses.replace(shown, tags=()))
     return found, failures
 
 
