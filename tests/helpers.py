@@ -40,6 +40,7 @@ class Server:
     database_url: str | None = None
     port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
+    default_args: list[str] = field(default_factory=lambda: ["--no-agent"])
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
 
@@ -62,7 +63,8 @@ class Server:
     def _spawn(self, log: Any, env: dict[str, str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
             [sys.executable, "-m", "portside.cli.main", "up", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), "--dns-port", "0", *self.extra_args],
+             "--data-dir", str(self.data_dir), "--dns-port", "0", *self.default_args,
+             *self.extra_args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -35,6 +35,7 @@ class Backend:
     delay: float = 0.0
     body_size: int = 0  # 0: the body names the backend
     chunked: bool = False
+    close_delimited: bool = False  # HTTP/1.0 style: no length, the body ends with the connection
     port: int = 0
     connections: int = 0
     requests: int = 0
@@ -88,6 +89,10 @@ class Backend:
                 if path.startswith("/echo"):
                     payload = body
                 out = f"HTTP/1.1 {self.status} X\r\nx-backend: {self.name}\r\n"
+                if self.close_delimited:
+                    writer.write(out.encode() + b"connection: close\r\n\r\n" + payload)
+                    await writer.drain()
+                    break
                 if self.chunked:
                     out += "transfer-encoding: chunked\r\n\r\n"
                     half = len(payload) // 2

@@ -68,10 +68,13 @@ async def test_bodies_and_framing() -> None:
         async with s.get(url(proxy, path="/big")) as r:
             assert r.headers["content-length"] == str(3 << 20)
             assert await r.read() == b"x" * (3 << 20)
-        b.body_size = 0
+        b.body_size, b.close_delimited = 0, True  # no length: ends when the upstream closes
+        async with s.get(url(proxy, path="/eof")) as r:
+            assert r.headers.get("transfer-encoding") == "chunked" and await r.text() == b.name
+        b.close_delimited = False
         async with s.get(url(proxy, path="/after?q=1")) as r:  # the pooled connection still works
             assert await r.text() == b.name
-        assert b.seen[-1][1] == "/after?q=1" and b.connections == 1
+        assert b.seen[-1][1] == "/after?q=1" and b.connections == 2  # one closed after /eof
         assert "x-backend" in r.headers
 
 
@@ -103,6 +106,32 @@ async def test_http10_pipelining_and_connection_close() -> None:
         writer.write(b"NOT HTTP AT ALL\r\n\r\n")
         assert (await reader.read()).startswith(b"HTTP/1.1 400")
         writer.close()
+
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(
+            b"GET /ws HTTP/1.1\r\nhost: api\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n"
+        )
+        assert (await reader.read()).startswith(b"HTTP/1.1 501")
+        writer.close()
+        assert len(b.seen) == 4  # neither reached the backend
+
+
+async def test_a_client_leaving_mid_body_releases_the_upstream() -> None:
+    async with (
+        backends(1, body_size=16 << 20) as (b,),
+        running(proxy_config(upstream(), [b])) as proxy,
+    ):
+        host, port = proxy.address("api:80")
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET /huge HTTP/1.1\r\nhost: api\r\n\r\n")
+        await reader.readexactly(1 << 20)  # a MiB in, then hang up
+        writer.transport.abort()
+        endpoint = proxy.metrics.endpoint("api", b.endpoint.key)
+        for _ in range(100):
+            if endpoint.connections_active == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert endpoint.connections_active == 0
 
 
 async def test_metrics_count_what_happened() -> None:

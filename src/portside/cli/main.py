@@ -56,6 +56,16 @@ def cli() -> None:
     help="Port of the DNS server for Cloud Map DNS namespaces (UDP and TCP; 53 needs root).",
 )
 @click.option("--no-dns", is_flag=True, help="Do not start the DNS server.")
+@click.option("--instances", default=1, show_default=True, type=click.IntRange(0, 64),
+              help="Local agents to start in the cluster 'default' (0: none).")
+@click.option("--no-agent", is_flag=True, help="Start no local agent (same as --instances 0).")
+@click.option("--azs", default="a", show_default=True,
+              help="Availability zones for the local agents, round-robin (a,b,c or full names).")
+@click.option("--cpu", type=int, default=None, help="CPU units each local agent offers.")
+@click.option("--memory", type=int, default=None, help="MiB each local agent offers.")
+@click.option("--driver", type=click.Choice(["auto", "docker", "process"]), default="auto",
+              show_default=True, help="How local agents run tasks (auto: docker if it answers).")
+@click.option("--region", default="us-east-1", show_default=True, help="Region of the local agents.")
 def up(
     host: str,
     port: int,
@@ -64,6 +74,13 @@ def up(
     credentials: str | None,
     dns_port: int,
     no_dns: bool,
+    instances: int,
+    no_agent: bool,
+    azs: str,
+    cpu: int | None,
+    memory: int | None,
+    driver: str,
+    region: str,
 ) -> None:
     """Start the control plane (SQLite by default; PORTSIDE_DATABASE_URL for PostgreSQL)."""
     from portside.runtime.control_plane import run
@@ -84,6 +101,18 @@ def up(
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 
+    from portside.runtime.local_agents import (
+        LocalAgents,
+        docker_answers,
+        ensure_default_cluster,
+        zone_names,
+    )
+
+    count = 0 if no_agent else instances
+    if count and driver == "auto":
+        driver = "docker" if docker_answers() else "process"
+    agents = LocalAgents(settings.endpoint, Path(settings.data_dir), driver, region)
+
     def ready(app: Any) -> None:
         store = settings.database_url or str(Path(settings.data_dir) / "portside.db")
         keys = settings.accepted_keys()
@@ -101,6 +130,13 @@ def up(
             f"  try: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 "
             f"aws --endpoint-url {settings.endpoint} ecs list-clusters"
         )
+        if count:
+            ensure_default_cluster(app, region)
+            zones = zone_names(azs, region)
+            logs = agents.start(count, zones, cpu, memory)
+            why = "" if driver == "process" or count == 0 else " (a Docker engine answers)"
+            click.echo(f"  agents:   {count} local agent(s), driver {driver}{why}, "
+                       f"zones {', '.join(zones)}; logs in {Path(logs[0]).parent.parent}")
         sys.stdout.flush()
 
     try:
@@ -110,6 +146,8 @@ def up(
             f"cannot listen on {settings.endpoint}: {exc.strerror}. "
             "Is another portside running? Choose another --port."
         ) from None
+    finally:
+        agents.stop()
 
 
 cli.add_command(agent_command)

@@ -161,7 +161,10 @@ class ServerProtocol(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(501, "protocol upgrades are not supported on http ports")
+            if self._task is not None:  # llhttp completed the message before pausing
+                self._task.cancel()
+                self._task = None
+            self._fail(501, "protocol upgrades are not supported on http ports (use tcp)")
         except httptools.HttpParserError:
             self._fail(400, "malformed HTTP request")
 
@@ -273,6 +276,7 @@ class ServerProtocol(asyncio.Protocol):
         if stream is None:
             return keep
         chunked = response.length is None and not http10
+        done = False
         try:
             async for chunk in stream:
                 self._send(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
@@ -280,9 +284,13 @@ class ServerProtocol(asyncio.Protocol):
                     await self._writable
                 if self._closed:
                     return False
+            done = True
         except Exception:  # the upstream failed mid-body: the client must see a broken message
             log.debug("upstream body failed after the head was sent", exc_info=True)
             return False
+        finally:
+            if not done:  # the client left or the upstream failed: drop the upstream connection
+                await response.discard()
         if chunked:
             self._send(b"0\r\n\r\n")
         return keep

@@ -119,6 +119,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._stream: BodyStream | None = None
         self._length: int | None = None
         self._interim = False
+        self._until_close = False
         self.closed = False
         self._idle: IdleTimer | None = None
 
@@ -137,6 +138,9 @@ class UpstreamConnection(asyncio.Protocol):
         if self._idle is not None:
             self._idle.cancel()
         self._pool.forget(self)
+        if self._stream is not None and self._until_close:
+            self._stream.finish()  # an HTTP/1.0-style body ends with the connection
+            self._stream = None
         self._fail(UpstreamReset())
 
     def data_received(self, data: bytes) -> None:
@@ -220,7 +224,10 @@ class UpstreamConnection(asyncio.Protocol):
         elif length is not None and length <= BUFFER_LIMIT:
             self._body = []
             self._pending = Response(status, headers, reason=self._reason)
-        else:
+        else:  # large, chunked, or delimited by the connection's close
+            self._until_close = length is None and not any(
+                n.lower() == b"transfer-encoding" for n, _ in self._headers
+            )
             self._stream = BodyStream(self)
             self._resolve(
                 Response(status, headers, stream=self._stream, length=length, reason=self._reason)

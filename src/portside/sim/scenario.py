@@ -133,10 +133,21 @@ def _request(service: str, operation: str, raw: Any, where: str) -> Request:
     if not isinstance(raw, Mapping):
         raise ScenarioError(f"{where}: expected the {operation} request as a mapping")
     model = _session.get_service_model(service).operation_model(operation)
+    body = json.loads(json.dumps(raw, default=str))
+    # EC2's model lists the instance types it knows; the catalogue (and the scenario's own
+    # instanceTypes) decide here, so a custom type passes the model check.
+    data = body.get("LaunchTemplateData") if operation == "CreateLaunchTemplate" else None
+    custom = data.get("InstanceType") if isinstance(data, dict) else None
+    if isinstance(custom, str):
+        data["InstanceType"] = "m5.large"
     try:
-        params = decode_input(model.input_shape, json.loads(json.dumps(raw, default=str)))
+        params = decode_input(model.input_shape, body)
     except (ValidationError, SerializationException) as exc:
-        raise ScenarioError(f"{where} ({service} {operation}): {exc}") from None
+        text = str(exc)
+        text = text if len(text) < 400 else text[:400] + " …"
+        raise ScenarioError(f"{where} ({service} {operation}): {text}") from None
+    if isinstance(custom, str):
+        params["launch_template_data"]["instance_type"] = custom
     return Request(operation, params, where)
 
 
