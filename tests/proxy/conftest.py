@@ -17,10 +17,10 @@ TEST_SECONDS = 60.0
 
 try:
     import uvloop
-except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
-    uvloop = None
 
-LOOPS = ["asyncio", "uvloop"] if uvloop is not None else ["asyncio"]
+    LOOPS = ["asyncio", "uvloop"]
+except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+    LOOPS = ["asyncio"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -35,13 +35,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         return None
     names = pyfuncitem._fixtureinfo.argnames
     kwargs = {name: pyfuncitem.funcargs[name] for name in names}
-    loop_kind = pyfuncitem.callspec.params["loop_kind"]
+    loop_kind = str(pyfuncitem.callspec.params["loop_kind"])
     main = asyncio.wait_for(pyfuncitem.obj(**kwargs), TEST_SECONDS)
     _runner(loop_kind)(main)
     return True
 
 
 def _runner(kind: str) -> Callable[[Coroutine[Any, Any, None]], None]:
-    if kind == "uvloop" and uvloop is not None:
+    if kind == "uvloop":
         return uvloop.run
     return asyncio.run

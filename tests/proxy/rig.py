@@ -125,11 +125,15 @@ def upstream(name: str = "api", **kw: Any) -> UpstreamConfig:
     return UpstreamConfig(name=name, **kw)
 
 
-def proxy_config(up: UpstreamConfig, backends: list[Backend], **listener: Any) -> ProxyConfig:
+def proxy_config(
+    up: UpstreamConfig, backends: list[Backend] | list[Backend | Endpoint], **listener: Any
+) -> ProxyConfig:
+    """One upstream behind one listener ``NAME:80`` on a free port."""
+    eps = tuple(b if isinstance(b, Endpoint) else b.endpoint for b in backends)
     return ProxyConfig(
         upstreams=(up,),
         listeners=(ListenerConfig(name=f"{up.name}:80", upstream=up.name, port=0, **listener),),
-        endpoints={up.name: tuple(b.endpoint for b in backends)},
+        endpoints={up.name: eps},
     )
 
 

@@ -32,7 +32,7 @@ async def test_proxy_process_follows_its_file_and_admin_api(tmp_path: Path) -> N
             stdout=asyncio.subprocess.PIPE, stderr=None,
         )  # fmt: skip
         assert proc.stdout is not None
-        lines = []
+        lines: list[str] = []
         while not lines or lines[-1] != "ready":
             lines.append((await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip())
         try:

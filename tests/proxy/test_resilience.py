@@ -87,8 +87,7 @@ async def test_503_is_retried_on_another_endpoint_for_idempotent_requests_only()
 async def test_refused_connections_are_retried_for_any_method() -> None:
     async with backends(1) as (b,):
         dead = Endpoint("127.0.0.9", 1)  # nothing listens there
-        config = proxy_config(upstream(), [b])
-        config.endpoints["api"] = (dead, b.endpoint)  # type: ignore[index]
+        config = proxy_config(upstream(), [dead, b])
         async with running(config) as proxy, aiohttp.ClientSession() as s:
             for _ in range(4):
                 async with s.post(url(proxy, path="/echo"), data=b"hello") as r:
