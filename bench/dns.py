@@ -1,7 +1,10 @@
 """DNS throughput and latency: portside's DNS server against dnsmasq, side by side.
 
     .venv/bin/python bench/dns.py [--seconds 5] [--clients 4] [--window 8] [--instances 8 100]
-                                  [--servers portside dnsmasq] [--nice N]
+                                  [--servers portside dnsmasq] [--nice N] [--stop-runs 10]
+
+``stop_to_gone`` in the output is bench/dns_stop.py: StopTask until the
+stopped task's record is gone from the DNS answer, through a real control plane.
 
 Serves the same records from both servers: for each instance count N, a Cloud
 Map-style service ``_svcN._tcp.bench.local`` with A and SRV records (MULTIVALUE,
@@ -282,6 +285,14 @@ def measure(
     }
 
 
+def _stop_to_gone(runs: int) -> dict[str, Any] | None:
+    if runs <= 0:
+        return None
+    from dns_stop import measure_stop_latency  # bench/dns_stop.py, beside this file
+
+    return measure_stop_latency(runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -294,6 +305,8 @@ def main() -> None:
     parser.add_argument(
         "--nice", type=int, default=PRIORITY, help="niceness of servers and clients (<0: root)"
     )
+    parser.add_argument("--stop-runs", type=int, default=10,
+                        help="StopTask-to-gone-from-DNS measurements (0: skip)")
     args = parser.parse_args()
     os.environ["BENCH_DNS_NICE"] = str(args.nice)
     cores = sorted(os.sched_getaffinity(0))
@@ -335,6 +348,7 @@ def main() -> None:
                 "loadavg_before": loadavg,
                 "results": results,
                 "ratio_portside_to_dnsmasq": ratios,
+                "stop_to_gone": _stop_to_gone(args.stop_runs),
             },
             indent=2,
         )

@@ -76,9 +76,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     sc = parse(scenario(args.tasks, args.services, args.hours, args.seed))
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     result = Runner(sc).run()
-    wall = time.perf_counter() - began
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     s = summarize(result)
     peak_instances = max(
         sum(r.get(f"instances:{g}", 0) for g in result.timeline.groups) for r in result.timeline.rows
@@ -89,6 +89,7 @@ def main() -> None:
         "simulated_hours": s["simulated_hours"],
         "ticks": len(result.timeline.rows),
         "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
         "target_seconds": 30,
         "peak_tasks_running": s["peak_tasks_running"],
         "peak_instances": peak_instances,

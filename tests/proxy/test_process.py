@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import signal
 import sys
@@ -10,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
-from tests.proxy.rig import Backend, backends
+from portside.proxy.config import ListenerConfig, parse_config
+from portside.proxy.control import ProxyAdmin, ProxyAdminError
+from tests.proxy.rig import Backend, backends, running
 
 
 def document(eps: list[Backend], listeners: tuple[str, ...] = ("api:80",)) -> dict[str, Any]:
@@ -81,3 +85,30 @@ async def test_proxy_process_follows_its_file_and_admin_api(tmp_path: Path) -> N
         finally:
             proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_control_plane_client_over_a_unix_socket(tmp_path: Path) -> None:
+    sock = str(tmp_path / "admin.sock")
+    async with backends(2) as bs:
+        config = parse_config(document(bs[:1]) | {"admin": {"unix": sock}})
+        async with running(config) as proxy, aiohttp.ClientSession() as s:
+            admin = ProxyAdmin.unix(sock)
+            await admin.push_endpoints("api", [bs[1].endpoint])
+            host, port = proxy.address("api:80")
+            async with s.get(f"http://{host}:{port}/") as r:
+                assert await r.text() == bs[1].name
+            with pytest.raises(ProxyAdminError) as refused:
+                await admin.push_endpoints("ghost", [])
+            assert refused.value.status == 404 and "ghost" in str(refused.value)
+            wider = dataclasses.replace(
+                config,
+                listeners=(
+                    *config.listeners,
+                    ListenerConfig(name="api:81", upstream="api", port=0),
+                ),
+            )
+            await admin.push_config(wider)
+            host, port = proxy.address("api:81")
+            async with s.get(f"http://{host}:{port}/") as r:
+                assert await r.text() == bs[0].name  # the pushed document's endpoints apply
+            assert (await admin.stats())["services"]["api"]["requests"] == 2

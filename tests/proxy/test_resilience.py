@@ -43,7 +43,7 @@ async def test_a_backend_returning_503_is_ejected_and_comes_back() -> None:
     async with backends(3) as bs:
         sick = bs[0]
         sick.status = 503
-        policy = OutlierPolicy(base_ejection_seconds=0.6)
+        policy = OutlierPolicy(base_ejection_seconds=3.0)
         up = upstream(outlier=policy, retry=RetryPolicy(max_retries=0))
         async with running(proxy_config(up, bs)) as proxy, aiohttp.ClientSession() as s:
 
@@ -58,9 +58,10 @@ async def test_a_backend_returning_503_is_ejected_and_comes_back() -> None:
             assert statuses == Counter({200: 10, 503: 5}) and sick.requests == 5
             ejected_at = time.monotonic()
             assert Counter([await get() for _ in range(30)]) == Counter({200: 30})
+            assert time.monotonic() - ejected_at < 3.0  # (the check below is meaningful)
             assert sick.requests == 5  # no traffic while ejected
             sick.status = 200
-            await asyncio.sleep(max(0.0, ejected_at + 0.65 - time.monotonic()))
+            await asyncio.sleep(max(0.0, ejected_at + 3.05 - time.monotonic()))
             assert Counter([await get() for _ in range(30)]) == Counter({200: 30})
             assert sick.requests == 15  # back in the rotation
             assert proxy.clusters["api"].detector.ejections_total == 1
@@ -102,7 +103,7 @@ async def test_a_slow_backend_hits_the_per_request_timeout() -> None:
             started = time.monotonic()
             async with s.get(url(proxy)) as r:
                 assert r.status == 504 and await r.text() == "upstream request timeout"
-            assert 0.25 < time.monotonic() - started < 1.5
+            assert 0.25 < time.monotonic() - started < 3.0
             assert proxy.clusters["api"].stats.timeouts == 1
             slow.delay = 0.0
             async with s.get(url(proxy)) as r:  # a fresh connection: the timed-out one was closed

@@ -79,6 +79,6 @@ async def test_tcp_idle_timeout_closes_both_sides() -> None:
         reader, writer = await asyncio.open_connection(*proxy.address("db:5432"))
         writer.write(b"hello")
         started = asyncio.get_running_loop().time()
-        assert await asyncio.wait_for(reader.read(), 3) == b""  # closed by the proxy, not by us
-        assert 0.25 < asyncio.get_running_loop().time() - started < 2
+        assert await asyncio.wait_for(reader.read(), 6) == b""  # closed by the proxy, not by us
+        assert 0.25 < asyncio.get_running_loop().time() - started < 5
         writer.close()

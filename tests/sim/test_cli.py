@@ -29,7 +29,8 @@ def _write(tmp_path: Path, doc: dict[str, object]) -> Path:
 def test_simulate_writes_timeline_plots_and_report(tmp_path: Path) -> None:
     doc = scenario(
         groups=[group("asg", ["us-east-1a"])], providers=[provider("cp", "asg", target=80)],
-        taskdefs=[taskdef("web", 1024, 2048)], services=[service("web", "web", 10)],
+        taskdefs=[taskdef("web", 1024, 2048)],
+        services=[service("web", "web", 10, placementStrategy=[{"type": "binpack", "field": "cpu"}])],
         duration="45m",
     )  # fmt: skip
     out = tmp_path / "out"

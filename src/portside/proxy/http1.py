@@ -98,7 +98,7 @@ def local_reply(status: int, detail: str, *, close: bool = False) -> Response:
 class HttpSite:
     """What a listener's connections share; the proxy swaps ``app`` on reconfiguration."""
 
-    __slots__ = ("app", "idle_seconds", "max_body", "stats")
+    __slots__ = ("app", "connections", "idle_seconds", "max_body", "stats")
 
     def __init__(
         self, app: App, stats: Stats, idle_seconds: float, max_body: int = 16 << 20
@@ -107,6 +107,7 @@ class HttpSite:
         self.stats = stats
         self.idle_seconds = idle_seconds
         self.max_body = max_body
+        self.connections: set[asyncio.BaseTransport] = set()  # open ones, to close on shutdown
 
 
 class ServerProtocol(asyncio.Protocol):
@@ -134,11 +135,14 @@ class ServerProtocol(asyncio.Protocol):
         )  # uvloop's transports are not subclasses
         self._stats.connections_active += 1
         self._stats.connections_total += 1
+        self._site.connections.add(transport)
         self._idle = IdleTimer(self._loop, self._site.idle_seconds, transport.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
         self._stats.connections_active -= 1
+        if self._transport is not None:
+            self._site.connections.discard(self._transport)
         if self._idle is not None:
             self._idle.cancel()
         if self._task is not None and not self._task.done():

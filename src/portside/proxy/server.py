@@ -178,14 +178,18 @@ class Proxy:
         return self.tls.refresh()
 
     async def close(self) -> None:
+        """Stop listening and close every connection, both sides."""
         for listener in self._listeners.values():
             listener.server.close()
+            for transport in list(listener.site.connections):
+                transport.close()
         if self._admin is not None:
             self._admin.close()
         for cluster in self.clusters.values():
             cluster.close()
         self._listeners.clear()
         self._admin = None
+        await asyncio.sleep(0)  # let the transports run their connection_lost callbacks
 
     # --- introspection --------------------------------------------------------------
     def address(self, listener: str) -> tuple[str, int]:

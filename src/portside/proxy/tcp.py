@@ -26,11 +26,12 @@ from portside.proxy.types import NoHealthyUpstream
 
 
 class TcpSite:
-    __slots__ = ("cluster", "stats")
+    __slots__ = ("cluster", "connections", "stats")
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.stats = cluster.stats
+        self.connections: set[asyncio.BaseTransport] = set()  # downstream ones, for shutdown
 
 
 class _Side(asyncio.Protocol):
@@ -101,6 +102,7 @@ class SpliceProtocol(_Side):
 
     def __init__(self, site: TcpSite) -> None:
         super().__init__(site.stats)
+        self._site = site
         self._cluster = site.cluster
         self._early: list[bytes] = []
         self._task: asyncio.Task[None] | None = None
@@ -108,6 +110,7 @@ class SpliceProtocol(_Side):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         assert self.transport is not None
+        self._site.connections.add(self.transport)
         self.transport.pause_reading()
         self._task = asyncio.get_running_loop().create_task(self._open())
 
@@ -120,6 +123,8 @@ class SpliceProtocol(_Side):
     def connection_lost(self, exc: Exception | None) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
+        if self.transport is not None:
+            self._site.connections.discard(self.transport)
         super().connection_lost(exc)
 
     async def _open(self) -> None:

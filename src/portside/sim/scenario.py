@@ -136,9 +136,9 @@ def _request(service: str, operation: str, raw: Any, where: str) -> Request:
     body = json.loads(json.dumps(raw, default=str))
     # EC2's model lists the instance types it knows; the catalogue (and the scenario's own
     # instanceTypes) decide here, so a custom type passes the model check.
-    data = body.get("LaunchTemplateData") if operation == "CreateLaunchTemplate" else None
+    data: Any = body.get("LaunchTemplateData") if operation == "CreateLaunchTemplate" else None
     custom = data.get("InstanceType") if isinstance(data, dict) else None
-    if isinstance(custom, str):
+    if isinstance(data, dict) and isinstance(custom, str):
         data["InstanceType"] = "m5.large"
     try:
         params = decode_input(model.input_shape, body)
