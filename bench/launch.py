@@ -175,10 +175,39 @@ def describe_all(ecs: Any, arns: list[str]) -> list[dict[str, Any]]:
     return out
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes used so far (their own, not their children's)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def processes(up: Up) -> dict[str, list[int]]:
+    """The server's pid and its agents' (its child processes)."""
+    agents = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == up.proc.pid:
+                agents.append(int(proc.name))
+    return {"server": [up.proc.pid], "agents": agents}
+
+
 def launch(up: Up, desired: int, family: str, run: int) -> dict[str, Any]:
     """One CreateService to all RUNNING, then DeleteService to all STOPPED."""
     ecs = up.client()
     name = f"bench-{run}"
+    pids = processes(up)
+    cpu_before = {k: cpu_seconds(v) for k, v in pids.items()}
     sent = time.monotonic()
     created = ecs.create_service(
         cluster=CLUSTER, serviceName=name, taskDefinition=family, desiredCount=desired
@@ -195,6 +224,7 @@ def launch(up: Up, desired: int, family: str, run: int) -> dict[str, Any]:
 
     tasks = until(all_running, 300, f"{desired} RUNNING tasks")
     client_seconds = round(time.monotonic() - sent, 3)
+    cpu = {f"{k}_cpu_seconds": round(cpu_seconds(v) - cpu_before[k], 2) for k, v in pids.items()}
     start = created["createdAt"]
     first = min(t["startedAt"] for t in tasks)
     last = max(t["startedAt"] for t in tasks)
@@ -208,6 +238,7 @@ def launch(up: Up, desired: int, family: str, run: int) -> dict[str, Any]:
         "tasks_per_second": round(desired / all_s, 1) if all_s > 0 else None,
         "client_seconds": client_seconds,
         "instances_used": len({t["containerInstanceArn"] for t in tasks}),
+        **cpu,
     }
     arns = [t["taskArn"] for t in tasks]
     began = time.monotonic()

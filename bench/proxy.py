@@ -7,13 +7,14 @@ Three backends serve a fixed 1 KiB response over HTTP/1.1 keep-alive; they are
 one HAProxy process answering with ``http-request return`` (so they are never
 the bottleneck). In front of them, on the same round robin over the three with
 two retries (connect failure, empty response, 503) and pooled keep-alive
-upstream connections, each pinned to core 0:
+upstream connections, each pinned to core 0 for the throughput runs:
 
 - portside: ``python -m portside.proxy`` (uvloop, httptools);
 - haproxy: Debian's ``haproxy`` with ``nbthread 1`` in the foreground.
 
-Latency at 1,000 requests per second: one client process (pinned to core 1)
-with one kept-alive connection to each of direct backend, portside and HAProxy;
+Latency at 1,000 requests per second (no pinning: every process may use any
+core, so a busy core does not queue a wake-up): one client process with one
+kept-alive connection to each of direct backend, portside and HAProxy;
 every millisecond it sends one request to each in turn and times each round
 trip (send to the last body byte). Interleaving puts the three under the same
 noise; "added" is a percentile through the proxy minus the same percentile
@@ -157,7 +158,6 @@ class Conn:
 
 
 def latency_run(targets: dict[str, tuple[str, int]], requests: int, rate: float) -> dict[str, Any]:
-    os.sched_setaffinity(0, {CLIENT_CORE})
     conns = {name: Conn(addr) for name, addr in targets.items()}
     samples: dict[str, list[int]] = {name: [] for name in targets}
     interval = 1e9 / rate
@@ -250,7 +250,7 @@ def main() -> None:
         portside = [sys.executable, "-m", "portside.proxy", "--config", str(d / "portside.json"),
                     "--log-level", "WARNING"]  # fmt: skip
         with (
-            process(backends, CLIENT_CORE, BACKENDS[0]),
+            process(backends, CLIENT_CORE, BACKENDS[0]) as be,
             process(portside, PROXY_CORE, (HOST, PORTSIDE_PORT)) as ps,
             process(haproxy, PROXY_CORE, (HOST, HAPROXY_PORT)) as hp,
         ):
@@ -259,7 +259,15 @@ def main() -> None:
                 "portside": (HOST, PORTSIDE_PORT),
                 "haproxy": (HOST, HAPROXY_PORT),
             }
+            every = set(range(os.cpu_count() or 1))
+            for pid in (be.pid, ps.pid, hp.pid, 0):  # latency: let the scheduler use any idle core
+                os.sched_setaffinity(pid, every)
             latency = latency_run(targets, args.latency_requests, args.rate)
+            os.sched_setaffinity(
+                be.pid, {CLIENT_CORE}
+            )  # throughput: the proxy on a core of its own
+            os.sched_setaffinity(ps.pid, {PROXY_CORE})
+            os.sched_setaffinity(hp.pid, {PROXY_CORE})
             throughput = {
                 "portside": wrk_run(PORTSIDE_PORT, ps.pid, args.seconds, args.connections),
                 "haproxy": wrk_run(HAPROXY_PORT, hp.pid, args.seconds, args.connections),

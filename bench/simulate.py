@@ -9,7 +9,7 @@ tasks of 0.375 vCPU / 1.5 GiB: ten fit an m5.xlarge, so about TASKS / 10
 instances. Prints one JSON document with the wall time, the simulated hours,
 the peaks and the cost.
 
-    .venv/bin/python bench/simulate.py [--tasks 10000] [--services 10] [--hours 24]
+    .venv/bin/python bench/simulate.py [--tasks 10000] [--services 10] [--hours 24] [--every 15m]
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from portside.sim.summary import summarize
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")
 
 
-def scenario(tasks: int, services: int, hours: float, seed: int) -> dict[str, Any]:
+def scenario(tasks: int, services: int, hours: float, seed: int,
+             every: str = "15m") -> dict[str, Any]:
     peak = tasks // services
     providers = [f"cp-{z[-1]}" for z in ZONES]
     return {
@@ -62,7 +63,7 @@ def scenario(tasks: int, services: int, hours: float, seed: int) -> dict[str, An
         ],
         "schedules": [
             {"cluster": "bench", "service": f"svc-{i:02d}",
-             "dailyCycle": {"min": peak // 3, "max": peak, "peakAt": "14h", "every": "15m"}}
+             "dailyCycle": {"min": peak // 3, "max": peak, "peakAt": "14h", "every": every}}
             for i in range(services)
         ],
     }  # fmt: skip
@@ -74,8 +75,9 @@ def main() -> None:
     ap.add_argument("--services", type=int, default=10)
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--every", default="15m", help="how often desired counts change")
     args = ap.parse_args()
-    sc = parse(scenario(args.tasks, args.services, args.hours, args.seed))
+    sc = parse(scenario(args.tasks, args.services, args.hours, args.seed, args.every))
     began, cpu = time.perf_counter(), time.process_time()
     result = Runner(sc).run()
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
@@ -88,6 +90,7 @@ def main() -> None:
         "python": platform.python_version(),
         "simulated_hours": s["simulated_hours"],
         "ticks": len(result.timeline.rows),
+        "desired_count_changes_every": args.every,
         "wall_seconds": round(wall, 2),
         "cpu_seconds": round(cpu, 2),
         "target_seconds": 30,

@@ -118,7 +118,9 @@ def test_list_filters_with_the_query_language(ecs: Any, cluster: str) -> None:
     arns = [x["containerInstanceArn"] for x in (a, b, c)]
 
     def listed(expr: str) -> list[str]:
-        return list(ecs.list_container_instances(cluster=cluster, filter=expr)["containerInstanceArns"])
+        return list(
+            ecs.list_container_instances(cluster=cluster, filter=expr)["containerInstanceArns"]
+        )
 
     assert listed("attribute:ecs.instance-type =~ t2.*") == [arns[0], arns[2]]
     assert listed("attribute:ecs.availability-zone in [us-east-1a, us-east-1b]") == arns[:2]
@@ -153,9 +155,10 @@ def test_draining_and_state_failures(ecs: Any, cluster: str) -> None:
     assert ecs.list_container_instances(cluster=cluster, status="DRAINING")[
         "containerInstanceArns"
     ] == [arn]
-    assert ecs.list_container_instances(cluster=cluster, status="ACTIVE")[
-        "containerInstanceArns"
-    ] == []
+    assert (
+        ecs.list_container_instances(cluster=cluster, status="ACTIVE")["containerInstanceArns"]
+        == []
+    )
     with pytest.raises(ClientError) as exc:
         ecs.update_container_instances_state(
             cluster=cluster, containerInstances=[arn], status="REGISTERING"

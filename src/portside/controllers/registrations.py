@@ -27,6 +27,7 @@ from typing import Any
 
 from portside.aws.arn import parse_arn
 from portside.controllers.snapshot import Snapshot
+from portside.domain.ecs.service_connect import registries as connect_registries
 from portside.domain.servicediscovery.instance import Instance, instance_key
 from portside.store.store import Change, Delete
 
@@ -42,7 +43,7 @@ def registry_service_id(registry_arn: str) -> str:
 def decide(snapshot: Snapshot, now: datetime) -> list[Change]:
     changes: list[Change] = []
     for svc in snapshot.all("service").values():
-        for reg in svc.service_registries:
+        for reg in (*svc.service_registries, *connect_registries(svc.service_connect_configuration)):
             changes += _reconcile(snapshot, now, svc, reg)
     return changes
 

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -65,6 +66,10 @@ async def _serve(args: argparse.Namespace) -> None:
     admin = _admin_override(args.admin)
     proxy = Proxy(_load(args.config, admin))
     await proxy.start()
+    # The data path's objects die by reference counting; fewer cyclic-GC passes over
+    # the long-lived start-up heap take the collector out of the latency tail.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     for listener in proxy.config.listeners:
         host, port = proxy.address(listener.name)
         print(f"listening {listener.name} {host} {port}", flush=True)

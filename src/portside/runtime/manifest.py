@@ -143,6 +143,7 @@ def still_registered(store: Store, task: Task) -> bool:
     if task.service_arn is None and not (task.group or "").startswith("service:"):
         return False
     from portside.controllers.registrations import registry_service_id
+    from portside.domain.ecs.service_connect import registries as connect_registries
     from portside.domain.servicediscovery.instance import instance_key
 
     service = next(
@@ -154,7 +155,7 @@ def still_registered(store: Store, task: Task) -> bool:
     return any(
         store.get("sd_instance", instance_key(registry_service_id(r["registry_arn"]), task.task_id))
         is not None
-        for r in service.service_registries
+        for r in (*service.service_registries, *connect_registries(service.service_connect_configuration))
     )
 
 

@@ -85,7 +85,9 @@ def place(
         decisions.append(decision)
     labels = tuple(tuple(s.label for s in r.effective_strategies()) for r in batch.requests)
     return PlacementResult(
-        tuple(placements), _failures(decisions, len(instances)), Trace(seed, labels, tuple(decisions))
+        tuple(placements),
+        _failures(decisions, len(instances)),
+        Trace(seed, labels, tuple(decisions)),
     )
 
 
@@ -246,9 +248,7 @@ class _Batch:
                     rejections.append(Rejection(n.arn, reason))
         if not candidates:
             return None, self._failure(i, r)
-        scores = (
-            tuple(Score(n.arn, _keys(r.scorers, n)) for n in candidates) if self.full else ()
-        )
+        scores = tuple(Score(n.arn, _keys(r.scorers, n)) for n in candidates) if self.full else ()
         for scorer in r.scorers:
             best = min(scorer.key(n) for n in candidates)
             candidates = [n for n in candidates if scorer.key(n) == best]
@@ -318,4 +318,3 @@ def _failures(decisions: list[Decision], instance_count: int) -> tuple[Placement
         for x in listed:  # one entry per instance: its reason when a task first failed
             seen.setdefault((x.instance_arn, ""), PlacementFailure(x.instance_arn, x.reason))
     return tuple(seen.values())
-

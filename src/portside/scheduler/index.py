@@ -122,8 +122,13 @@ class Index:
         if self.spreads:
             ranked = sorted(
                 (
-                    (tuple(s.counts.by_value.get(v, 0) for s, v in zip(self.spreads, b, strict=True)),
-                     b)
+                    (
+                        tuple(
+                            s.counts.by_value.get(v, 0)
+                            for s, v in zip(self.spreads, b, strict=True)
+                        ),
+                        b,
+                    )
                     for b, entries in self.buckets.items()
                     if entries
                 ),
@@ -164,9 +169,9 @@ class Index:
                 return Found(self.nodes[best[-1]], examined, skipped, self._describe(ranked))
         return Found(None, examined, skipped, self._describe(ranked))
 
-    def _describe(self, ranked: list[tuple[tuple[int, ...], tuple[str | None, ...]]]) -> list[
-        tuple[str, int]
-    ]:
+    def _describe(
+        self, ranked: list[tuple[tuple[int, ...], tuple[str | None, ...]]]
+    ) -> list[tuple[str, int]]:
         out: list[tuple[str, int]] = []
         for counts, bucket in ranked[:3]:
             if not self.spreads:

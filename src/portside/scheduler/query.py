@@ -112,9 +112,7 @@ def parse(text: str) -> Query:
 @lru_cache(maxsize=1024)
 def _parse(text: str) -> Query:
     if len(text) > MAX_LENGTH:
-        raise InvalidParameterException(
-            f"The expression is longer than {MAX_LENGTH} characters."
-        )
+        raise InvalidParameterException(f"The expression is longer than {MAX_LENGTH} characters.")
     parser = _Parser(text)
     predicate = parser.parse_or()
     parser.skip()
@@ -294,9 +292,9 @@ def _compile(subject: str, attr: str | None, op: str, args: list[str]) -> Predic
     return _value_test(get, op, [conv(a) for a in args])
 
 
-def _converted(raw: Callable[[Subject], object], conv: Callable[[str], object]) -> Callable[
-    [Subject], object
-]:
+def _converted(
+    raw: Callable[[Subject], object], conv: Callable[[str], object]
+) -> Callable[[Subject], object]:
     def get(s: Subject) -> object:
         v = raw(s)
         return conv(v) if isinstance(v, str) else v

@@ -89,7 +89,9 @@ Scorer = Binpack | SpreadInstance | SpreadAttribute
 
 
 def scorers(
-    strategies: tuple[Strategy, ...], group: str, counts: dict[tuple[str, str], SpreadCounts],
+    strategies: tuple[Strategy, ...],
+    group: str,
+    counts: dict[tuple[str, str], SpreadCounts],
     nodes: list[Node],
 ) -> tuple[tuple[Scorer, ...], bool]:
     """The scorers for ``strategies`` up to the first ``random``, and whether one was there.

@@ -102,7 +102,7 @@ _PHRASES: Mapping[str, str] = {
     GPU: "has insufficient GPU available",
     ENI: "has no elastic network interface (awsvpc) slot available",
     ATTRIBUTE: "is missing an attribute required by your task",
-    AGENT: "encountered error \"AGENT\" (its agent is not connected)",
+    AGENT: 'encountered error "AGENT" (its agent is not connected)',
     DISTINCT_INSTANCE: "already runs a task of this group (distinctInstance)",
     MEMBER_OF: "does not satisfy the memberOf placement constraint",
     MISSING: "is missing",

@@ -74,7 +74,9 @@ def instances(draw: st.DrawFn) -> list[InstanceState]:
                 agent_connected=draw(st.sampled_from([True] * 5 + [False])),
                 external=draw(st.sampled_from([False] * 7 + [True])),
                 running_tasks_count=draw(st.integers(0, 2)),
-                groups=draw(st.dictionaries(st.sampled_from(GROUPS), st.integers(1, 2), max_size=2)),
+                groups=draw(
+                    st.dictionaries(st.sampled_from(GROUPS), st.integers(1, 2), max_size=2)
+                ),
                 attributes={"gpu": "yes"} if draw(st.booleans()) else {},
             )
         )
@@ -133,7 +135,9 @@ class Seen:
     agent_version = property(lambda self: self.state.agent_version)
 
 
-def replay(snapshot: list[InstanceState], tasks: list[TaskRequest], result: PlacementResult) -> None:
+def replay(
+    snapshot: list[InstanceState], tasks: list[TaskRequest], result: PlacementResult
+) -> None:
     """Re-apply the placements in order, checking each against the instance at that moment."""
     seen = {
         s.arn: Seen(s, groups=Counter(s.groups),

@@ -34,3 +34,11 @@ def list_services(ctx: Context, p: dict[str, Any]) -> Any:
 @ECS.operation("DeleteService")
 def delete_service(ctx: Context, p: dict[str, Any]) -> Any:
     return {"service": domain.visible(domain.delete_service(ctx.app.store, ctx.scope, ctx.now, **p))}
+
+
+@ECS.operation("ListServicesByNamespace")
+def list_services_by_namespace(ctx: Context, p: dict[str, Any]) -> Any:
+    from portside.domain.ecs.service_connect import list_services_by_namespace as by_ns
+
+    page = by_ns(ctx.app.store, ctx.scope, **p)
+    return {"service_arns": page.items, "next_token": page.next_token}

@@ -59,8 +59,7 @@ def check_attribute(name: str, value: str | None) -> None:
 
 def to_attributes(raw: Iterable[Mapping[str, Any]]) -> list[Attribute]:
     return [
-        Attribute(a["name"], a.get("value"), a.get("target_type"), a.get("target_id"))
-        for a in raw
+        Attribute(a["name"], a.get("value"), a.get("target_type"), a.get("target_id")) for a in raw
     ]
 
 
@@ -72,9 +71,7 @@ def _target(store: Store, scope: Scope, cluster: Cluster, a: Attribute) -> Conta
     elif a.target_type == TARGET_TYPE:
         arn = scope.ecs(f"container-instance/{cluster.cluster_name}/{a.target_id}")
     else:
-        raise InvalidParameterException(
-            "targetType is required when targetId is not a full ARN."
-        )
+        raise InvalidParameterException("targetType is required when targetId is not a full ARN.")
     found = store.get(ContainerInstance.KIND, arn)
     if (
         not isinstance(found, ContainerInstance)

@@ -130,9 +130,7 @@ def register_container_instance(
         store.commit([updated])
         return updated
     instance = ContainerInstance(
-        container_instance_arn=scope.ecs(
-            f"container-instance/{c.cluster_name}/{uuid.uuid4().hex}"
-        ),
+        container_instance_arn=scope.ecs(f"container-instance/{c.cluster_name}/{uuid.uuid4().hex}"),
         cluster_arn=c.cluster_arn,
         registered_at=now,
         ec2_instance_id=doc.get("instanceId"),
@@ -154,7 +152,9 @@ def _identity(document: str | None) -> dict[str, Any]:
     try:
         doc = json.loads(document)
     except ValueError:
-        raise InvalidParameterException("The instance identity document is not valid JSON.") from None
+        raise InvalidParameterException(
+            "The instance identity document is not valid JSON."
+        ) from None
     if not isinstance(doc, dict):
         raise InvalidParameterException("The instance identity document must be a JSON object.")
     return doc
@@ -191,7 +191,7 @@ def _resources(
         by_name["GPU"] = Resource("GPU", "STRINGSET", string_set_value=tuple(gpus))
     order = ["CPU", "MEMORY", "PORTS", "PORTS_UDP"]
     return tuple(
-        sorted(by_name.values(), key=lambda r: (order.index(r.name) if r.name in order else 9))
+        sorted(by_name.values(), key=lambda r: order.index(r.name) if r.name in order else 9)
     )
 
 

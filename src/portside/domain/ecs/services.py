@@ -23,6 +23,7 @@ from portside.domain.ecs.service import (
     Service,
     ServiceEvent,
 )
+from portside.domain.ecs.service_connect import check_service_connect, ensure_discovery_services
 from portside.domain.ecs.service_registries import check_service_registries
 from portside.domain.ecs.tags import parse_tags
 from portside.domain.ecs.task_launch import check_launch_target, check_network, require_active
@@ -189,6 +190,10 @@ def create_service(
     check_network(td, network_configuration)
     constraints, strategies = check_placement(placement_constraints, placement_strategy)
     registries = check_service_registries(store, td, lt, service_registries)
+    sc = ensure_discovery_services(
+        store, scope, now,
+        check_service_connect(store, scope, c, td, lt, service_connect_configuration, arn),
+    )
     cfg = _deployment_configuration(deployment_configuration, scheduling)
     first = Deployment(
         id=deployment_id(),
@@ -202,7 +207,8 @@ def create_service(
         platform_version=platform_version,
         network_configuration=network_configuration,
         rollout_state_reason=None,
-        service_connect_configuration=service_connect_configuration,
+        service_connect_configuration=sc,
+        service_connect_resources=connect_resources(sc),
     )
     first = dataclasses.replace(
         first, rollout_state_reason=f"ECS deployment {first.id} in progress."
@@ -233,7 +239,7 @@ def create_service(
         enable_ecs_managed_tags=bool(enable_ecs_managed_tags),
         propagate_tags=propagate_tags or "NONE",
         enable_execute_command=bool(enable_execute_command),
-        service_connect_configuration=service_connect_configuration,
+        service_connect_configuration=sc,
         availability_zone_rebalancing=availability_zone_rebalancing,
         client_token=client_token,
     )
@@ -338,7 +344,13 @@ def update_service(
         )
         new_deployment = True
     if service_connect_configuration is not None:
-        changes["service_connect_configuration"] = service_connect_configuration
+        changes["service_connect_configuration"] = ensure_discovery_services(
+            store, scope, now,
+            check_service_connect(
+                store, scope, c, td, updated_launch_type(svc, changes),
+                service_connect_configuration, svc.service_arn,
+            ),
+        )
         new_deployment = True
     if platform_version is not None and platform_version != svc.platform_version:
         new_deployment = True
@@ -357,6 +369,7 @@ def update_service(
             platform_version=updated.platform_version,
             network_configuration=updated.network_configuration,
             service_connect_configuration=updated.service_connect_configuration,
+            service_connect_resources=connect_resources(updated.service_connect_configuration),
         )
         fresh = dataclasses.replace(fresh, rollout_state_reason=f"ECS deployment {fresh.id} in progress.")
         # The newest INACTIVE deployment is kept: the circuit breaker may roll back to it.
@@ -380,6 +393,15 @@ def update_service(
     updated = dataclasses.replace(updated, deployments=tuple(deployments))
     store.commit([updated])
     return updated
+
+
+def connect_resources(cfg: Mapping[str, Any] | None) -> tuple[dict[str, Any], ...]:
+    """A deployment's ``serviceConnectResources``: the Cloud Map service per discovery name."""
+    return tuple(
+        {"discovery_name": s["discovery_name"], "discovery_arn": s["discovery_arn"]}
+        for s in (cfg or {}).get("services") or ()
+        if s.get("discovery_arn")
+    )
 
 
 def visible(svc: Service) -> Service:

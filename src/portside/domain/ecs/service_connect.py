@@ -1,0 +1,209 @@
+"""Service Connect configuration as ECS validates and completes it.
+
+``serviceConnectConfiguration`` on CreateService / UpdateService: a namespace
+(name or ARN; else the cluster's ``serviceConnectDefaults``), and for a
+client-server service the ports it serves (``portName`` naming a port mapping
+of the task definition, ``discoveryName`` defaulting to the port name and
+unique in the namespace, ``clientAliases`` whose ``dnsName`` defaults to
+``discoveryName.namespace``, ``ingressPortOverride``, timeouts, TLS). A
+configuration with no ``services`` is a client only: it registers nothing.
+
+ECS keeps a Cloud Map service per discovery name (API-only, HTTP type) and
+registers each running task there; :func:`ensure_discovery_services` creates
+them, and the registration controller (controllers/registrations.py) keeps
+their instances equal to the service's running tasks. The normalized
+configuration carries portside's own keys for that (``discovery_arn``,
+``container_name``, ``container_port``, ``app_protocol``); the API shape
+ignores them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from portside.domain.ecs.cluster import Cluster
+from portside.domain.ecs.task_definition_containers import network
+from portside.domain.errors import InvalidParameterException, NamespaceNotFoundException
+from portside.domain.scope import Scope
+from portside.store.store import Store
+
+HTTP_PROTOCOLS = ("http", "http2", "grpc")
+IDLE_DEFAULT = {"http": 300, "http2": 300, "grpc": 300, "tcp": 3600}
+PER_REQUEST_DEFAULT = 15
+_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})$")
+
+
+def find_namespace(store: Store, scope: Scope, ref: str) -> Any | None:
+    """A Cloud Map namespace by ARN, id or name, in the caller's account and region."""
+    for ns in store.all("sd_namespace").values():
+        if ns.account != scope.account or ns.region != scope.region:
+            continue
+        if ref in (ns.arn, ns.id, ns.name):
+            return ns
+    return None
+
+
+def check_service_connect(
+    store: Store,
+    scope: Scope,
+    cluster: Cluster,
+    td: Any,
+    launch_type: str | None,
+    raw: Mapping[str, Any] | None,
+    service_arn: str,
+) -> dict[str, Any] | None:
+    """The validated, completed configuration (or None when none was given)."""
+    if raw is None:
+        return None
+    cfg = dict(raw)
+    if not cfg.get("enabled"):
+        return {"enabled": False}
+    if launch_type == "EXTERNAL":
+        raise InvalidParameterException(
+            "Service Connect is not supported for the EXTERNAL launch type."
+        )
+    mode = network(td.network_mode)
+    if mode not in ("awsvpc", "bridge"):
+        raise InvalidParameterException(
+            f"Service Connect supports the awsvpc and bridge network modes, not '{mode}'."
+        )
+    ref = cfg.get("namespace") or (cluster.service_connect_defaults or {}).get("namespace")
+    if not ref:
+        raise InvalidParameterException(
+            "Service Connect needs a namespace: set serviceConnectConfiguration.namespace, or "
+            "the cluster's serviceConnectDefaults with UpdateCluster."
+        )
+    ns = find_namespace(store, scope, ref)
+    if ns is None:
+        raise NamespaceNotFoundException(f"Namespace {ref} was not found in Cloud Map.")
+    cfg["namespace"] = ns.arn
+    ports = {
+        p["name"]: (c["name"], p)
+        for c in td.container_definitions
+        for p in c.get("port_mappings") or ()
+        if p.get("name")
+    }
+    taken = _discovery_names_in_use(store, ns.arn, service_arn)
+    services = []
+    for s in cfg.get("services") or ():
+        services.append(_service(dict(s), ports, ns, taken))
+    names = [s["discovery_name"] for s in services]
+    if len(set(names)) != len(names):
+        raise InvalidParameterException("Each discoveryName in a service must be unique.")
+    cfg["services"] = services
+    return cfg
+
+
+def _service(
+    s: dict[str, Any], ports: Mapping[str, tuple[str, Any]], ns: Any, taken: set[str]
+) -> dict[str, Any]:
+    port_name = s.get("port_name", "")
+    if port_name not in ports:
+        raise InvalidParameterException(
+            f"The portName '{port_name}' does not match any named port mapping in the task "
+            "definition: name the portMappings entry with 'name' and use that name."
+        )
+    container, mapping = ports[port_name]
+    discovery = s.get("discovery_name") or port_name
+    if not _LABEL.match(discovery):
+        raise InvalidParameterException(
+            f"discoveryName '{discovery}' must be a DNS label: letters, digits and hyphens, "
+            "up to 63 characters."
+        )
+    if discovery in taken:
+        raise InvalidParameterException(
+            f"The discoveryName '{discovery}' is already used by another service in the "
+            f"namespace {ns.name}."
+        )
+    protocol = mapping.get("app_protocol") or "tcp"
+    aliases = []
+    for a in s.get("client_aliases") or ():
+        if not 1 <= int(a.get("port", 0)) <= 65535:
+            raise InvalidParameterException("A client alias port must be between 1 and 65535.")
+        aliases.append({"port": a["port"], "dns_name": a.get("dns_name") or f"{discovery}.{ns.name}",
+                        **({"test_traffic_rules": a["test_traffic_rules"]}
+                           if a.get("test_traffic_rules") else {})})
+    override = s.get("ingress_port_override")
+    if override is not None and not 1 <= override <= 65535:
+        raise InvalidParameterException("ingressPortOverride must be between 1 and 65535.")
+    timeout = dict(s.get("timeout") or {})
+    if "per_request_timeout_seconds" in timeout and protocol not in HTTP_PROTOCOLS:
+        raise InvalidParameterException(
+            "perRequestTimeoutSeconds applies only to ports with an appProtocol of http, "
+            "http2 or grpc."
+        )
+    timeout.setdefault("idle_timeout_seconds", IDLE_DEFAULT[protocol])
+    if protocol in HTTP_PROTOCOLS:
+        timeout.setdefault("per_request_timeout_seconds", PER_REQUEST_DEFAULT)
+    out = {**s, "discovery_name": discovery, "client_aliases": aliases, "timeout": timeout}
+    out.update(container_name=container, container_port=mapping.get("container_port"),
+               app_protocol=protocol)
+    return out
+
+
+def _discovery_names_in_use(store: Store, namespace_arn: str, except_arn: str) -> set[str]:
+    used: set[str] = set()
+    for svc in store.all("service").values():
+        cfg = svc.service_connect_configuration
+        if svc.service_arn == except_arn or svc.status == "INACTIVE" or not cfg:
+            continue
+        if cfg.get("namespace") == namespace_arn:
+            used.update(s["discovery_name"] for s in cfg.get("services") or ())
+    return used
+
+
+def ensure_discovery_services(
+    store: Store, scope: Scope, now: datetime, cfg: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Create the Cloud Map service for each discovery name (if missing); note its ARN."""
+    if not cfg or not cfg.get("enabled") or not cfg.get("services"):
+        return cfg
+    from portside.domain.servicediscovery import services as sd_services
+
+    ns = find_namespace(store, scope, cfg["namespace"])
+    assert ns is not None  # checked by check_service_connect
+    existing = {s.name: s for s in store.children("sd_service", ns.id).values()}
+    for s in cfg["services"]:
+        sd = existing.get(s["discovery_name"])
+        if sd is None:
+            sd = sd_services.create_service(
+                store, scope, now, name=s["discovery_name"], namespace_id=ns.id,
+                description="Created by ECS Service Connect",
+                health_check_custom_config={}, type="HTTP" if ns.type != "HTTP" else None,
+            )
+        s["discovery_arn"] = sd.arn
+    return cfg
+
+
+def registries(cfg: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Service Connect's client-server ports as registry entries for the registration controller."""
+    if not cfg or not cfg.get("enabled"):
+        return []
+    return [
+        {"registry_arn": s["discovery_arn"], "container_name": s["container_name"],
+         "container_port": s["container_port"]}
+        for s in cfg.get("services") or ()
+        if s.get("discovery_arn")
+    ]
+
+
+def list_services_by_namespace(
+    store: Store, scope: Scope, *, namespace: str, next_token: str | None = None,
+    max_results: int | None = None,
+) -> Any:
+    from portside.domain.pagination import paginate
+
+    ns = find_namespace(store, scope, namespace)
+    if ns is None:
+        raise NamespaceNotFoundException(f"Namespace {namespace} was not found in Cloud Map.")
+    keys = [
+        svc.service_arn
+        for svc in store.all("service").values()
+        if svc.status == "ACTIVE"
+        and svc.service_connect_configuration
+        and svc.service_connect_configuration.get("namespace") == ns.arn
+    ]
+    return paginate(keys, next_token, max_results, default=10, limit=100)
