@@ -122,7 +122,9 @@ class ServerProtocol(asyncio.Protocol):
         self._body: list[bytes] = []
         self._body_size = 0
         self._queue: collections.deque[tuple[Request, bool]] = collections.deque()
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # one worker per connection
+        self._wakeup: asyncio.Future[None] | None = None  # set while the worker waits
+        self._busy = False  # the worker is handling a request
         self._writable: asyncio.Future[None] | None = None
         self._paused = False
         self._closed = False
@@ -165,9 +167,7 @@ class ServerProtocol(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            if self._task is not None:  # llhttp completed the message before pausing
-                self._task.cancel()
-                self._task = None
+            self._queue.clear()  # llhttp completed the message before pausing
             self._fail(501, "protocol upgrades are not supported on http ports (use tcp)")
         except httptools.HttpParserError:
             self._fail(400, "malformed HTTP request")
@@ -205,11 +205,11 @@ class ServerProtocol(asyncio.Protocol):
             body=b"".join(self._body) if self._body else b"",
             keep_alive=self._parser.should_keep_alive(),
         )
-        http10 = self._parser.get_http_version() == "1.0"
+        self._queue.append((request, self._parser.get_http_version() == "1.0"))
         if self._task is None:
-            self._task = self._loop.create_task(self._serve(request, http10))
-            return
-        self._queue.append((request, http10))
+            self._task = self._loop.create_task(self._serve())
+        elif self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
         if len(self._queue) >= MAX_QUEUED and self._transport is not None:
             self._transport.pause_reading()
             self._paused = True
@@ -218,15 +218,30 @@ class ServerProtocol(asyncio.Protocol):
     def _fail(self, status: int, detail: str) -> None:
         if self._body_size > self._site.max_body:
             status, detail = 413, "request body too large"
-        if self._transport is not None and self._task is None:
+        if self._transport is not None and not self._busy:
             self._transport.write(_serialize_local(local_reply(status, detail, close=True)))
         if self._transport is not None:
             self._transport.close()
 
-    async def _serve(self, request: Request, http10: bool) -> None:
+    async def _serve(self) -> None:
+        """The connection's worker: requests in arrival order, one at a time.
+
+        One long-lived task per connection (waiting on a future between requests)
+        costs less than a task per request."""
         transport = self._transport
         assert transport is not None
         while True:
+            if not self._queue:
+                self._busy = False
+                self._wakeup = self._loop.create_future()
+                await self._wakeup
+                self._wakeup = None
+                continue
+            self._busy = True
+            request, http10 = self._queue.popleft()
+            if self._paused and len(self._queue) < MAX_QUEUED // 2:
+                self._paused = False
+                transport.resume_reading()
             try:
                 response = await self._site.app(request)
             except asyncio.CancelledError:
@@ -237,15 +252,7 @@ class ServerProtocol(asyncio.Protocol):
             keep = await self._write(request, http10, response)
             if not keep or self._closed:
                 transport.close()
-                self._task = None
                 return
-            if not self._queue:
-                self._task = None
-                return
-            request, http10 = self._queue.popleft()
-            if self._paused and len(self._queue) < MAX_QUEUED // 2:
-                self._paused = False
-                transport.resume_reading()
 
     async def _write(self, request: Request, http10: bool, response: Response) -> bool:
         """Write one response; False when the connection must close afterwards."""

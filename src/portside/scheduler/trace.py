@@ -85,7 +85,7 @@ class Trace:
                 lines.append("  " + closest_sentence(d.closest))
         if d.rejected:
             counts = ", ".join(f"{reason} {n}" for reason, n in d.rejected)
-            scope = "" if d.complete else f" (of {d.examined} examined)"
+            scope = "" if d.complete else f" (summary; {d.examined} examined for this task)"
             lines.append(f"  rejected{scope}: {counts}")
         for name, count in d.buckets:
             lines.append(f"  spread {name}: {count} tasks of the group")

@@ -66,6 +66,8 @@ class Store:
         self._by_parent: dict[tuple[str, str], dict[str, Any]] = {}
         self.revision = 0
         self._listeners: list[Callable[[Sequence[Change]], None]] = []
+        self._sqlite: Any = None
+        self._sqlite_fairy: Any = None
         self._load()
 
     # -- reads -----------------------------------------------------------
@@ -104,6 +106,21 @@ class Store:
                     }
                 )
         new_revision = self.revision + 1
+        if self.engine.dialect.name == "sqlite":
+            self._write_sqlite(puts, deletes, new_revision)
+        else:
+            self._write(puts, deletes, new_revision)
+        self.revision = new_revision
+        for change in changes:
+            if isinstance(change, Delete):
+                self._forget(change.kind, change.key)
+            else:
+                self._remember(change)
+        for listener in self._listeners:
+            listener(changes)
+        return new_revision
+
+    def _write(self, puts: list[dict[str, Any]], deletes: list[Delete], new_revision: int) -> None:
         with self.engine.begin() as conn:
             bumped = conn.execute(
                 update(meta)
@@ -118,15 +135,48 @@ class Store:
                 conn.execute(
                     objects.delete().where(objects.c.kind == d.kind, objects.c.id == d.key)
                 )
-        self.revision = new_revision
-        for change in changes:
-            if isinstance(change, Delete):
-                self._forget(change.kind, change.key)
-            else:
-                self._remember(change)
-        for listener in self._listeners:
-            listener(changes)
-        return new_revision
+
+    def _write_sqlite(
+        self, puts: list[dict[str, Any]], deletes: list[Delete], new_revision: int
+    ) -> None:
+        """The same transaction on the raw sqlite3 connection, with fixed SQL.
+
+        Building and compiling SQLAlchemy statements cost more than the write
+        itself (about 1 ms of a 1.5 ms commit); the SQL never changes.
+        """
+        con = self._raw_sqlite()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            cur = con.execute(
+                "UPDATE meta SET value = ? WHERE key = 'revision' AND value = ?",
+                (new_revision, self.revision),
+            )
+            if cur.rowcount != 1:
+                raise ConflictError("the database revision changed: is another server running?")
+            if puts:
+                con.executemany(
+                    "INSERT INTO objects (kind, id, parent, doc) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (kind, id) DO UPDATE SET doc = excluded.doc, "
+                    "parent = excluded.parent",
+                    [(p["kind"], p["id"], p["parent"], p["doc"]) for p in puts],
+                )
+            if deletes:
+                con.executemany(
+                    "DELETE FROM objects WHERE kind = ? AND id = ?",
+                    [(d.kind, d.key) for d in deletes],
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def _raw_sqlite(self) -> Any:
+        if self._sqlite is None:
+            fairy = self.engine.raw_connection()
+            self._sqlite_fairy = fairy
+            self._sqlite = fairy.driver_connection
+            self._sqlite.isolation_level = None  # explicit BEGIN / COMMIT
+        return self._sqlite
 
     def subscribe(self, listener: Callable[[Sequence[Change]], None]) -> None:
         """Call ``listener(changes)`` after every commit, once the changes are visible.
@@ -137,6 +187,9 @@ class Store:
         self._listeners.append(listener)
 
     def close(self) -> None:
+        if self._sqlite_fairy is not None:
+            self._sqlite_fairy.close()
+            self._sqlite = self._sqlite_fairy = None
         self.engine.dispose()
 
     # -- internals -------------------------------------------------------

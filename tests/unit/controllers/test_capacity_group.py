@@ -53,7 +53,7 @@ def test_termination_picks_the_fullest_zone_then_the_oldest_never_a_protected_on
         _inst(4, "us-east-1b", age_h=20),
     ]
     chosen = termination_order(live, live, 3)
-    # zone a has the most; its oldest unprotected is 3, then 2; then b's 4 (a and b tie at 1,
-    # oldest first); the protected one never
-    assert [i.instance_id[-1] for i in chosen] == ["3", "4", "2"]
+    # zone a has the most (3, protected one included): its oldest unprotected, 3; a still has
+    # the most (2 to 1): 2; then a and b have one each, the oldest goes: 4. Never 1.
+    assert [i.instance_id[-1] for i in chosen] == ["3", "2", "4"]
     assert termination_order(live[:1], live, 1) == []
