@@ -13,10 +13,10 @@ import dataclasses
 import enum
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 Reader = Callable[[Any], Any]
 
@@ -43,7 +43,7 @@ def to_doc(value: Any) -> Any:
 
 
 def from_doc(cls: type[Any], doc: Any) -> Any:
-    """Rebuild a dataclass instance written by :func:`to_doc`."""
+    return _reader(cast(Hashable, cls))(doc)
     return _reader(cls)(doc)
 
 

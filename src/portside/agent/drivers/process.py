@@ -1,7 +1,9 @@
 """The process driver: each container is ``entryPoint + command`` run on the host.
 
 No image is used (``image`` is recorded, never pulled). Each container runs
-under a small shim (drivers/shim.py) in its own session; the container process
+under a small shim (drivers/shim.py) in its own session — forked by the
+agent's shim server (drivers/shim_server.py), which is much cheaper than a
+new interpreter per container; the container process
 is its own process group, which is what stop signals (SIGTERM, then SIGKILL
 after ``stopTimeout``). Output goes to ``STATE_DIR/processes/<task-id>/
 <container>.stdout`` and ``.stderr``. A pid file per container (``<container>
@@ -56,6 +58,7 @@ from portside.agent.drivers.process_env import (
     process_environment,
 )
 from portside.agent.drivers.process_spawn import Launch, ProcessFile, is_alive, reap, spawn
+from portside.agent.drivers.shim_server import ShimServer
 from portside.agent.health import HealthState, probe_loop
 from portside.agent.payload import ContainerSpec, TaskSpec
 from portside.agent.ports import PortAllocator
@@ -80,6 +83,7 @@ class ProcessDriver:
         self._launches: dict[str, Launch] = {}
         self._stats: dict[str, dict[str, Any]] = {}
         self._addresses: dict[str, str] = {}
+        self._shims = ShimServer()
 
     async def open(self, emit: Emit) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -100,6 +104,7 @@ class ProcessDriver:
             task.cancel()
         for fut in self._watchers.values():
             fut.cancel()
+        self._shims.close()
 
     def version(self) -> str:
         return ""
@@ -254,7 +259,7 @@ class ProcessDriver:
         launch = self._launches.pop(rc.runtime_id, None)
         if launch is None:
             raise ContainerError("CannotStartContainerError", "the container must be created again")
-        started = await spawn(launch, pf)
+        started = await spawn(launch, pf, self._shims)
         doc.update(started, started_at=_now())
         pf.write(doc)
         out = self._runtime(doc, pf)

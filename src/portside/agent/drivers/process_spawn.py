@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -25,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from portside.agent.drivers.base import ContainerError
+from portside.agent.drivers.shim_server import ShimServer, ShimServerError
 from portside.agent.health import PROBE_TIMED_OUT
 from portside.agent.payload import HealthCheckSpec
 
+log = logging.getLogger("portside.agent.process")
 SHIM = str(Path(__file__).with_name("shim.py"))
 READY_FD = 3
 READY_TIMEOUT = 15.0
@@ -131,13 +134,16 @@ class Launch:
         return int(proc.returncode or 0), out.decode(errors="replace")
 
 
-async def spawn(launch: Launch, pf: ProcessFile) -> dict[str, Any]:
+async def spawn(launch: Launch, pf: ProcessFile, server: ShimServer | None = None) -> dict[str, Any]:
     """Start the shim and wait for it to report the exec; return the pid-file fields.
 
-    ``posix_spawn`` starts the shim in a new session with stdin from /dev/null,
-    stdout and stderr to the log files, and the write end of the ready pipe as
-    fd 3; every other descriptor of the agent is close-on-exec. The agent reaps
-    the shim itself (see ProcessDriver._watch) — no ``Popen`` object outlives it.
+    The shim starts in a new session with stdin from /dev/null, stdout and
+    stderr to the log files, and the write end of the ready pipe as fd 3;
+    every other descriptor of the agent is close-on-exec. With a ``server``
+    it is forked by the shim server (drivers/shim_server.py: a millisecond
+    instead of an interpreter start); without one, or when the server fails,
+    ``posix_spawn`` starts it, and the agent reaps it itself (see
+    ProcessDriver._watch) — no ``Popen`` object outlives it.
     """
     pf.dir.mkdir(parents=True, exist_ok=True)
     cwd = launch.cwd or str(pf.dir)
@@ -155,19 +161,7 @@ async def spawn(launch: Launch, pf: ProcessFile) -> dict[str, Any]:
         fds.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
         fds.append(os.open(pf.stdout_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
         fds.append(os.open(pf.stderr_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644))
-        actions = [
-            (os.POSIX_SPAWN_DUP2, fds[1], 0),
-            (os.POSIX_SPAWN_DUP2, fds[2], 1),
-            (os.POSIX_SPAWN_DUP2, fds[3], 2),
-            (os.POSIX_SPAWN_DUP2, write_fd, READY_FD),
-        ]
-        pid = os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-I", "-S", SHIM, json.dumps(cfg)],
-            launch.env,
-            file_actions=actions,
-            setsid=True,
-        )
+        pid = await _start_shim(cfg, launch.env, [fds[1], fds[2], fds[3], write_fd], server)
     except OSError as exc:
         os.close(read_fd)
         raise ContainerError("CannotStartContainerError", f"cannot run the process shim: {exc}") from exc
@@ -188,6 +182,31 @@ async def spawn(launch: Launch, pf: ProcessFile) -> dict[str, Any]:
             f"{detail or 'the process shim failed'}: {launch.argv[0]!r}",
         )
     return {"shim_pid": pid, "shim_ticks": shim_ticks, "pid": doc["pid"], "ticks": doc["ticks"]}
+
+
+async def _start_shim(
+    cfg: dict[str, Any], env: dict[str, str], fds: list[int], server: ShimServer | None
+) -> int:
+    """The new shim's pid: forked by ``server`` when it can, else spawned directly."""
+    if server is not None:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(None, server.fork_shim, cfg, env, fds)
+        except ShimServerError as exc:
+            log.warning("%s; spawning the shim directly", exc)
+    actions = [
+        (os.POSIX_SPAWN_DUP2, fds[0], 0),
+        (os.POSIX_SPAWN_DUP2, fds[1], 1),
+        (os.POSIX_SPAWN_DUP2, fds[2], 2),
+        (os.POSIX_SPAWN_DUP2, fds[3], READY_FD),
+    ]
+    return os.posix_spawn(
+        sys.executable,
+        [sys.executable, "-I", "-S", SHIM, json.dumps(cfg)],
+        env,
+        file_actions=actions,
+        setsid=True,
+    )
 
 
 def reap(pid: int) -> None:

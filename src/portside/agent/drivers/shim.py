@@ -18,6 +18,18 @@ with C. The shim survives an agent restart — it runs in its own session — so
 a new agent reads the exit code from the status file rather than losing it.
 The shim ignores SIGTERM/SIGINT/SIGHUP (with handlers, which exec resets, so
 the child keeps the default dispositions).
+
+Run as ``python -I -S shim.py --serve`` it is the agent's shim server
+(drivers/shim_server.py, after multiprocessing's forkserver): starting a
+Python interpreter costs tens of milliseconds of CPU, forking a warm one
+about one. It reads requests from the Unix socket on fd 3 — a JSON message
+``{"config": CONFIG, "env": {...}}`` carrying four descriptors (stdin,
+stdout, stderr and the ready pipe) — and forks a shim for each: the child
+starts its own session, takes the descriptors as 0-2 and ``ready_fd``, takes
+``env`` as its environment and goes on exactly as a shim started directly.
+The server answers ``{"pid": SHIM_PID}``, lets the kernel reap its shims
+(SIGCHLD ignored; the agent watches them through pidfds), and exits when the
+agent closes the socket. Shims outlive it as they outlive the agent.
 """
 
 from __future__ import annotations
@@ -64,8 +76,61 @@ def _child(cfg: dict[str, object], err_w: int) -> None:
 
 
 def main() -> int:
-    cfg = json.loads(sys.argv[1])
-    ready_fd = int(cfg["ready_fd"])
+    if sys.argv[1:] == ["--serve"]:
+        return serve(3)
+    return shim(json.loads(sys.argv[1]))
+
+
+def serve(fd: int) -> int:
+    """The shim server: fork a shim per request on the socket ``fd`` until it closes."""
+    import resource  # noqa: F401  (imported once here, not in every forked shim)
+    import socket
+
+    sock = socket.socket(fileno=fd)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the shims
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
+        except OSError:
+            return 1
+        if not msg:
+            return 0  # the agent is gone
+        try:
+            request = json.loads(msg)
+            if len(fds) != 4:
+                raise ValueError(f"expected 4 descriptors, got {len(fds)}")
+            pid = os.fork()
+            if pid == 0:
+                code = 127
+                try:
+                    sock.close()
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    os.setsid()
+                    cfg = request["config"]
+                    for target, received in zip((0, 1, 2, int(cfg["ready_fd"])), fds, strict=True):
+                        os.dup2(received, target)
+                    for received in fds:
+                        if received > 3:
+                            os.close(received)
+                    os.environ.clear()
+                    os.environ.update(request["env"])
+                    code = shim(cfg)
+                finally:
+                    os._exit(code)
+            reply: dict[str, object] = {"pid": pid}
+        except Exception as exc:
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        for received in fds:
+            os.close(received)
+        try:
+            sock.send(json.dumps(reply).encode())
+        except OSError:
+            return 1
+
+
+def shim(cfg: dict[str, object]) -> int:
+    """Fork and exec the container process, report it on ``ready_fd``, wait, record its exit."""
+    ready_fd = int(cfg["ready_fd"])  # type: ignore[call-overload]
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: None)

@@ -63,7 +63,7 @@ def _settings(raw: Sequence[Mapping[str, Any]] | None) -> tuple[KeyValue, ...]:
 
 
 def strategy(raw: Sequence[Mapping[str, Any]] | None) -> tuple[StrategyItem, ...]:
-    """A validated capacity provider strategy (ECS: weight 0–1,000, base 0–100,000, one base)."""
+    """A validated capacity provider strategy (ECS: weight 0-1,000, base 0-100,000, one base)."""
     items = tuple(
         StrategyItem(s["capacity_provider"], s.get("weight", 0), s.get("base", 0))
         for s in raw or ()

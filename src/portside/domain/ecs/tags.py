@@ -1,4 +1,4 @@
-"""Resource tags as ECS validates them: at most 50, keys 1–128, values 0–256, no ``aws:``."""
+"""Resource tags as ECS validates them: at most 50, keys 1-128, values 0-256, no ``aws:``."""
 
 from __future__ import annotations
 
