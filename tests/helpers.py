@@ -137,3 +137,14 @@ def client(endpoint: str, service: str = "ecs", *, key: str = "test", secret: st
         aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
     )
+
+
+def until(check: Any, timeout: float = 15, every: float = 0.05) -> Any:
+    """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(every)
+    raise AssertionError(f"condition not met within {timeout} s")

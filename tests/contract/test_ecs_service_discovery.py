@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
-
 import dns.message
 import dns.query
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.contract.ecs_fixtures import cluster_with_instances, register_td
-from tests.helpers import Server, unique
-
-
-def _until(check: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+from tests.helpers import Server, unique, until
 
 
 def _srv_ports(server: Server, name: str) -> list[int]:
@@ -55,7 +41,7 @@ def test_tasks_register_with_srv_and_leave_when_stopped(server: Server) -> None:
         cluster=cluster, serviceName=name, taskDefinition=td["family"], desiredCount=2,
         serviceRegistries=[{"registryArn": sd_arn, "containerName": "web", "containerPort": 80}],
     )
-    arns = _until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
+    arns = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]
                   if len(ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"]) == 2
                   else None)
     for i, arn in enumerate(arns):
@@ -65,7 +51,7 @@ def test_tasks_register_with_srv_and_leave_when_stopped(server: Server) -> None:
                          "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
                                               "hostPort": 32000 + i, "protocol": "tcp"}]}],
         )
-    assert _until(lambda: _srv_ports(server, f"web.{zone}") == [32000, 32001])
+    assert until(lambda: _srv_ports(server, f"web.{zone}") == [32000, 32001])
     inst = sd.list_instances(ServiceId=sd_id)["Instances"]
     attrs = inst[0]["Attributes"]
     assert attrs["ECS_SERVICE_NAME"] == name
@@ -75,7 +61,7 @@ def test_tasks_register_with_srv_and_leave_when_stopped(server: Server) -> None:
     assert {i["Id"] for i in inst} == {a.rsplit("/", 1)[-1] for a in arns}
 
     ecs.stop_task(cluster=cluster, task=arns[0])
-    assert _until(lambda: len(_srv_ports(server, f"web.{zone}")) == 1)
+    assert until(lambda: len(_srv_ports(server, f"web.{zone}")) == 1)
 
 
 def test_bridge_service_refuses_an_a_only_registry(server: Server) -> None:
@@ -111,7 +97,7 @@ def test_stop_reaches_the_agent_only_after_deregistration(server: Server) -> Non
         cluster=cluster, serviceName=name, taskDefinition=td["family"], desiredCount=1,
         serviceRegistries=[{"registryArn": sd_arn, "containerName": "web", "containerPort": 80}],
     )
-    (arn,) = _until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"])
+    (arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"])
     task_id = arn.rsplit("/", 1)[-1]
 
     async def body() -> None:
@@ -125,7 +111,7 @@ def test_stop_reaches_the_agent_only_after_deregistration(server: Server) -> Non
                              "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
                                                   "hostPort": 33000, "protocol": "tcp"}]}],
             )
-            _until(lambda: sd.list_instances(ServiceId=sd_id)["Instances"])
+            until(lambda: sd.list_instances(ServiceId=sd_id)["Instances"])
             ecs.stop_task(cluster=cluster, task=arn, reason="bye")
             stop = await agent.next("TaskManifest", when=lambda m: any(
                 t["taskArn"] == arn and t["desiredStatus"] == "STOPPED" for t in m["tasks"]))

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.contract.ecs_fixtures import cluster_with_instances
-from tests.helpers import Server, unique
-
-
-def _until(check: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+from tests.helpers import Server, unique, until
 
 
 def _namespace(server: Server) -> tuple[str, str]:
@@ -62,7 +50,7 @@ def test_client_server_service_defaults_and_registration(server: Server) -> None
     assert [s["Name"] for s in sd_services] == ["api"]
     assert svc["serviceArn"] in ecs.list_services_by_namespace(namespace=ns_name)["serviceArns"]
 
-    (arn,) = _until(lambda: ecs.list_tasks(cluster=cluster, serviceName=svc["serviceName"])[
+    (arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=svc["serviceName"])[
         "taskArns"])
     ecs.submit_task_state_change(
         cluster=cluster, task=arn, status="RUNNING",
@@ -70,7 +58,7 @@ def test_client_server_service_defaults_and_registration(server: Server) -> None
                      "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 8080,
                                           "hostPort": 34567, "protocol": "tcp"}]}],
     )
-    found = _until(lambda: sd.discover_instances(NamespaceName=ns_name, ServiceName="api")[
+    found = until(lambda: sd.discover_instances(NamespaceName=ns_name, ServiceName="api")[
         "Instances"])
     assert found[0]["Attributes"]["AWS_INSTANCE_PORT"] == "34567"
     assert found[0]["InstanceId"] == arn.rsplit("/", 1)[-1]

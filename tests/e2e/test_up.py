@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import Server, unique
+from tests.helpers import Server, unique, until
 
 pytestmark = pytest.mark.slow
 
@@ -27,14 +25,6 @@ SERVER = (
 )
 
 
-def _until(check: Callable[[], Any], timeout: float = 60, every: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
 
 
 def test_up_with_three_process_agents_runs_a_service(tmp_path: Path) -> None:
@@ -44,9 +34,11 @@ def test_up_with_three_process_agents_runs_a_service(tmp_path: Path) -> None:
     ]).start()
     try:
         ecs = srv.client()
-        instances = _until(lambda: ecs.list_container_instances(cluster="default")[
-            "containerInstanceArns"] if len(ecs.list_container_instances(cluster="default")[
-                "containerInstanceArns"]) == 3 else None)
+        def three() -> list[str] | None:
+            arns = ecs.list_container_instances(cluster="default")["containerInstanceArns"]
+            return list(arns) if len(arns) == 3 else None
+
+        instances = until(three, timeout=60)
         desc = ecs.describe_container_instances(cluster="default", containerInstances=instances)
         zones = sorted(
             a["value"] for ci in desc["containerInstances"] for a in ci["attributes"]
@@ -71,19 +63,19 @@ def test_up_with_three_process_agents_runs_a_service(tmp_path: Path) -> None:
             ok = all(t["lastStatus"] == "RUNNING" for t in tasks)
             return tasks if ok else None
 
-        tasks = _until(running)
+        tasks = until(running, timeout=90)
         # Spread over zones by default: one task per instance.
         assert len({t["containerInstanceArn"] for t in tasks}) == 3
         for t in tasks:
             (binding,) = t["containers"][0]["networkBindings"]
             url = f"http://127.0.0.1:{binding['hostPort']}/"
-            body = _until(lambda u=url: _get(u))
+            body = until(lambda u=url: _get(u), timeout=30)
             assert body.startswith("http://")  # the metadata endpoint is in the environment
             with urllib.request.urlopen(body + "/task", timeout=5) as resp:
                 assert t["taskArn"].encode() in resp.read()
-        svc = _until(lambda: next(
+        svc = until(lambda: next(
             (s for s in ecs.describe_services(cluster="default", services=["web"])["services"]
-             if s["runningCount"] == 3), None))
+             if s["runningCount"] == 3), None), timeout=60)
         assert svc["deployments"][0]["taskDefinition"].endswith(f"{family}:1")
     finally:
         srv.stop()
