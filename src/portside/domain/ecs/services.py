@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from portside.aws.arn import is_arn
+from portside.domain.ecs import service_deployments
 from portside.domain.ecs.clusters import cluster_arn, get_cluster, strategy
 from portside.domain.ecs.model import Failure, StrategyItem
 from portside.domain.ecs.service import (
-    MAX_EVENTS,
-    Deployment,
-    DeploymentConfiguration,
     Service,
-    ServiceEvent,
 )
 from portside.domain.ecs.service_connect import check_service_connect, ensure_discovery_services
+from portside.domain.ecs.service_deployments import primary_deployment, start_deployment
 from portside.domain.ecs.service_registries import check_service_registries
 from portside.domain.ecs.tags import parse_tags
 from portside.domain.ecs.task_launch import check_launch_target, check_network, require_active
@@ -64,50 +61,6 @@ def get_service(store: Store, scope: Scope, cluster: str | None, ref: str) -> Se
     if svc.status != "ACTIVE":
         raise ServiceNotActiveException("Service was not ACTIVE.")
     return svc
-
-
-def deployment_id() -> str:
-    return f"ecs-svc/{secrets.randbelow(10**19):019d}"
-
-
-def event(now: datetime, message: str) -> ServiceEvent:
-    return ServiceEvent(id=secrets.token_hex(16), created_at=now, message=message)
-
-
-def add_events(svc: Service, *new: ServiceEvent) -> tuple[ServiceEvent, ...]:
-    """Newest first, as DescribeServices shows them; at most MAX_EVENTS kept."""
-    return (tuple(reversed(new)) + svc.events)[:MAX_EVENTS]
-
-
-def _deployment_configuration(
-    raw: Mapping[str, Any] | None, scheduling: str, base: DeploymentConfiguration | None = None
-) -> DeploymentConfiguration:
-    if base is None:
-        base = (
-            DeploymentConfiguration(maximum_percent=100, minimum_healthy_percent=0)
-            if scheduling == "DAEMON"
-            else DeploymentConfiguration()
-        )
-    if not raw:
-        return base
-    cfg = dataclasses.replace(
-        base,
-        maximum_percent=raw.get("maximum_percent", base.maximum_percent),
-        minimum_healthy_percent=raw.get("minimum_healthy_percent", base.minimum_healthy_percent),
-        deployment_circuit_breaker=raw.get(
-            "deployment_circuit_breaker", base.deployment_circuit_breaker
-        ),
-        alarms=raw.get("alarms", base.alarms),
-    )
-    if not 0 <= cfg.minimum_healthy_percent <= 100:
-        raise InvalidParameterException("minimumHealthyPercent must be between 0 and 100.")
-    if cfg.maximum_percent < 100 and scheduling == "REPLICA":
-        raise InvalidParameterException("maximumPercent must be at least 100.")
-    if cfg.maximum_percent <= cfg.minimum_healthy_percent and cfg.maximum_percent != 100:
-        raise InvalidParameterException(
-            "maximumPercent must be greater than minimumHealthyPercent."
-        )
-    return cfg
 
 
 def _strategy_or_launch_type(
@@ -194,25 +147,7 @@ def create_service(
         store, scope, now,
         check_service_connect(store, scope, c, td, lt, service_connect_configuration, arn),
     )
-    cfg = _deployment_configuration(deployment_configuration, scheduling)
-    first = Deployment(
-        id=deployment_id(),
-        status="PRIMARY",
-        task_definition=td.task_definition_arn,
-        desired_count=desired_count or 0,
-        created_at=now,
-        updated_at=now,
-        launch_type=lt,
-        capacity_provider_strategy=cps,
-        platform_version=platform_version,
-        network_configuration=network_configuration,
-        rollout_state_reason=None,
-        service_connect_configuration=sc,
-        service_connect_resources=connect_resources(sc),
-    )
-    first = dataclasses.replace(
-        first, rollout_state_reason=f"ECS deployment {first.id} in progress."
-    )
+    cfg = service_deployments.deployment_configuration(deployment_configuration, scheduling)
     svc = Service(
         service_arn=arn,
         service_name=service_name,
@@ -226,7 +161,6 @@ def create_service(
         load_balancers=tuple(load_balancers or ()),
         service_registries=registries,
         deployment_configuration=cfg,
-        deployments=(first,),
         role_arn=role,
         placement_constraints=constraints,
         placement_strategy=strategies,
@@ -243,6 +177,7 @@ def create_service(
         availability_zone_rebalancing=availability_zone_rebalancing,
         client_token=client_token,
     )
+    svc = dataclasses.replace(svc, deployments=(primary_deployment(svc, now),))
     store.commit([svc])
     return svc
 
@@ -323,7 +258,7 @@ def update_service(
         )
         changes.update(placement_constraints=constraints, placement_strategy=strategies)
     if deployment_configuration is not None:
-        changes["deployment_configuration"] = _deployment_configuration(
+        changes["deployment_configuration"] = service_deployments.deployment_configuration(
             deployment_configuration, svc.scheduling_strategy, svc.deployment_configuration
         )
     simple = {
@@ -357,32 +292,7 @@ def update_service(
     updated = dataclasses.replace(svc, **changes)
     deployments = list(updated.deployments)
     if new_deployment:
-        fresh = Deployment(
-            id=deployment_id(),
-            status="PRIMARY",
-            task_definition=updated.task_definition,
-            desired_count=updated.desired_count,
-            created_at=now,
-            updated_at=now,
-            launch_type=updated.launch_type,
-            capacity_provider_strategy=updated.capacity_provider_strategy,
-            platform_version=updated.platform_version,
-            network_configuration=updated.network_configuration,
-            service_connect_configuration=updated.service_connect_configuration,
-            service_connect_resources=connect_resources(updated.service_connect_configuration),
-        )
-        fresh = dataclasses.replace(fresh, rollout_state_reason=f"ECS deployment {fresh.id} in progress.")
-        # The newest INACTIVE deployment is kept: the circuit breaker may roll back to it.
-        inactive = [d for d in deployments if d.status == "INACTIVE"][:1]
-        deployments = [
-            fresh,
-            *(
-                dataclasses.replace(d, status="ACTIVE", updated_at=now)
-                for d in deployments
-                if d.status != "INACTIVE"
-            ),
-            *inactive,
-        ]
+        deployments = list(start_deployment(updated, now))
     elif desired_count is not None:
         deployments = [
             dataclasses.replace(d, desired_count=desired_count, updated_at=now)
@@ -393,15 +303,6 @@ def update_service(
     updated = dataclasses.replace(updated, deployments=tuple(deployments))
     store.commit([updated])
     return updated
-
-
-def connect_resources(cfg: Mapping[str, Any] | None) -> tuple[dict[str, Any], ...]:
-    """A deployment's ``serviceConnectResources``: the Cloud Map service per discovery name."""
-    return tuple(
-        {"discovery_name": s["discovery_name"], "discovery_arn": s["discovery_arn"]}
-        for s in (cfg or {}).get("services") or ()
-        if s.get("discovery_arn")
-    )
 
 
 def visible(svc: Service) -> Service:
