@@ -1,4 +1,9 @@
-"""Validation of placement constraints and strategies as requests give them."""
+"""Validation of placement constraints and strategies as requests give them.
+
+The scheduler's own constructors (``Constraint.of``, ``Strategy.of``) decide
+what is valid, so a request is refused with the same words the engine would
+use; the request's values are kept as given for the resource's description.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from portside.domain.errors import InvalidParameterException
-
-MAX_CONSTRAINTS = 10
-MAX_STRATEGIES = 5
+from portside.scheduler.model import MAX_CONSTRAINTS, MAX_STRATEGIES, Constraint, Strategy
 
 
 def check_placement(
@@ -16,47 +19,18 @@ def check_placement(
     strategies: Sequence[Mapping[str, Any]] | None,
 ) -> tuple[tuple[dict[str, Any], ...], tuple[dict[str, Any], ...]]:
     """Validated copies; a memberOf expression that does not parse says where it broke."""
-    from portside.scheduler.query import parse
-
-    out_c: list[dict[str, Any]] = []
-    for c in constraints or ():
-        kind = c.get("type")
-        expr = c.get("expression")
-        if kind == "distinctInstance":
-            if expr:
-                raise InvalidParameterException(
-                    "The distinctInstance constraint does not take an expression."
-                )
-        elif kind == "memberOf":
-            if not expr:
-                raise InvalidParameterException("The memberOf constraint requires an expression.")
-            parse(expr)
-        else:
-            raise InvalidParameterException(f"Unknown placement constraint type {kind!r}.")
-        out_c.append(dict(c))
+    out_c = tuple(dict(c) for c in constraints or ())
+    out_s = tuple(dict(s) for s in strategies or ())
     if len(out_c) > MAX_CONSTRAINTS:
         raise InvalidParameterException(
             f"A task can have at most {MAX_CONSTRAINTS} placement constraints."
         )
-    out_s: list[dict[str, Any]] = []
-    for s in strategies or ():
-        kind, field = s.get("type"), s.get("field")
-        if kind == "binpack":
-            if (field or "").lower() not in ("cpu", "memory"):
-                raise InvalidParameterException("binpack takes the field cpu or memory.")
-        elif kind == "spread":
-            if not field:
-                raise InvalidParameterException(
-                    "spread needs a field: instanceId, host, or attribute:NAME."
-                )
-        elif kind == "random":
-            if field:
-                raise InvalidParameterException("random takes no field.")
-        else:
-            raise InvalidParameterException(f"Unknown placement strategy type {kind!r}.")
-        out_s.append(dict(s))
     if len(out_s) > MAX_STRATEGIES:
         raise InvalidParameterException(
             f"A task can have at most {MAX_STRATEGIES} placement strategies."
         )
-    return tuple(out_c), tuple(out_s)
+    for c in out_c:
+        Constraint.of(str(c.get("type")), c.get("expression"))
+    for s in out_s:
+        Strategy.of(str(s.get("type")), s.get("field"))
+    return out_c, out_s
