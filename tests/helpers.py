@@ -148,3 +148,31 @@ def until(check: Any, timeout: float = 15, every: float = 0.05) -> Any:
             return got
         time.sleep(every)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def stop_everything(ecs: Any, cluster: str = "default", timeout: float = 90) -> None:
+    """Delete a cluster's services and stop its tasks, and wait until they are STOPPED.
+
+    Agents keep their tasks running when they are stopped (as ECS's agent does),
+    so a test that ran real tasks calls this before stopping its server.
+    """
+    for page in ecs.get_paginator("list_services").paginate(cluster=cluster):
+        for arn in page["serviceArns"]:
+            ecs.delete_service(cluster=cluster, service=arn, force=True)
+    for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster):
+        for arn in page["taskArns"]:
+            ecs.stop_task(cluster=cluster, task=arn, reason="test teardown")
+
+    def stopped() -> bool:
+        arns = [a for page in ecs.get_paginator("list_tasks").paginate(
+            cluster=cluster, desiredStatus="STOPPED") for a in page["taskArns"]]
+        running = ecs.list_tasks(cluster=cluster)["taskArns"]
+        if running:
+            return False
+        for i in range(0, len(arns), 100):
+            tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[i:i + 100])["tasks"]
+            if any(t["lastStatus"] != "STOPPED" for t in tasks):
+                return False
+        return True
+
+    until(stopped, timeout=timeout, every=0.2)

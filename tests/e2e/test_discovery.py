@@ -10,7 +10,7 @@ import dns.message
 import dns.query
 import pytest
 
-from tests.helpers import Server, unique, until
+from tests.helpers import Server, stop_everything, unique, until
 
 pytestmark = pytest.mark.slow
 
@@ -89,4 +89,7 @@ def test_service_tasks_answer_srv_and_leave_on_failure(tmp_path: Path) -> None:
         until(lambda: all(gone not in i["Id"] for i in sd.list_instances(
             ServiceId=reg["Id"])["Instances"]), timeout=5)
     finally:
-        srv.stop()
+        try:
+            stop_everything(srv.client())
+        finally:
+            srv.stop()

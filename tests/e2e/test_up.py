@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Server, unique, until
+from tests.helpers import Server, stop_everything, unique, until
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +78,10 @@ def test_up_with_three_process_agents_runs_a_service(tmp_path: Path) -> None:
              if s["runningCount"] == 3), None), timeout=60)
         assert svc["deployments"][0]["taskDefinition"].endswith(f"{family}:1")
     finally:
-        srv.stop()
+        try:
+            stop_everything(srv.client())
+        finally:
+            srv.stop()
 
 
 def _get(url: str) -> str | None:
