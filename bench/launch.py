@@ -6,9 +6,12 @@
 For each driver: ``portside up`` with a fresh data directory (SQLite,
 ``synchronous=FULL``), ``--instances N`` local agents with room for every
 task, and no DNS server. Once every agent is connected it registers a task
-definition (one ``sleep 3600`` container: ``/bin/sleep`` on the host for the
-process driver, the locally built busybox image for Docker), then calls
-CreateService with the desired count and waits until every task is RUNNING.
+definition (one ``sleep 3600`` container, bridge network, stopTimeout 2 s:
+``/bin/sleep`` on the host for the process driver, the locally built busybox
+image for Docker), then calls CreateService with the desired count and waits
+until every task is RUNNING. ``--repeat N`` launches N services one after
+the other on the same server and reports the median (every run under
+``runs``).
 
 Times come from the control plane's own records, so polling adds no error:
 from the service's ``createdAt`` to the first task's ``startedAt`` (first
@@ -19,6 +22,14 @@ same span as the benchmark saw it (CreateService sent to the poll that found
 every task RUNNING, polling every 50 ms). ECS documents 250 tasks per minute
 (about 4 per second) for services on EC2; portside's targets on this machine
 are 20/s with processes and 4/s with Docker.
+
+Wall-clock rates on a shared machine move with its load, so each run also
+carries the CPU seconds the server, the agents, and the agents' descendants
+(the process driver's shims and tasks) spent on the launch — steadier
+figures for comparing changes. For Docker, ``docker_engine_alone`` is the
+ceiling: the engine creating and starting the same containers (image,
+command, memory limit, bridge network) all at once through the Docker SDK,
+without portside, measured just before.
 
 Each run ends with DeleteService (force) and waits for every task to reach
 STOPPED (``stop_seconds``); the server (and with it its agents) is then
@@ -44,7 +55,8 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -152,7 +164,7 @@ def _health(up: Up) -> bool:
 
 def container_definition(driver: str, marker: str) -> dict[str, Any]:
     common: dict[str, Any] = {
-        "name": "sleeper", "essential": True, "cpu": 16, "memory": 32,
+        "name": "sleeper", "essential": True, "cpu": 16, "memory": 32, "stopTimeout": 2,
         "environment": [{"name": "PORTSIDE_BENCH", "value": marker}],
     }  # fmt: skip
     if driver == "docker":
@@ -189,17 +201,21 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def processes(up: Up) -> dict[str, list[int]]:
-    """The server's pid and its agents' (its child processes)."""
-    agents = []
+    """The server's pid, its agents' (its children) and the agents' descendants (shims, tasks)."""
+    parents: dict[int, int] = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                ppid = int((proc / "stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+                parents[int(proc.name)] = int((proc / "stat").read_bytes().rsplit(b")", 1)[1].split()[1])
             except (OSError, IndexError, ValueError):
                 continue
-            if ppid == up.proc.pid:
-                agents.append(int(proc.name))
-    return {"server": [up.proc.pid], "agents": agents}
+    agents = [pid for pid, ppid in parents.items() if ppid == up.proc.pid]
+    below: list[int] = []
+    frontier = set(agents)
+    while frontier:
+        frontier = {pid for pid, ppid in parents.items() if ppid in frontier}
+        below += frontier
+    return {"server": [up.proc.pid], "agents": agents, "agent_children": below}
 
 
 def launch(up: Up, desired: int, family: str, run: int) -> dict[str, Any]:
@@ -224,6 +240,7 @@ def launch(up: Up, desired: int, family: str, run: int) -> dict[str, Any]:
 
     tasks = until(all_running, 300, f"{desired} RUNNING tasks")
     client_seconds = round(time.monotonic() - sent, 3)
+    pids["agent_children"] = processes(up)["agent_children"]  # the shims and tasks started since
     cpu = {f"{k}_cpu_seconds": round(cpu_seconds(v) - cpu_before[k], 2) for k, v in pids.items()}
     start = created["createdAt"]
     first = min(t["startedAt"] for t in tasks)
@@ -264,10 +281,8 @@ def leftovers(up: Up, family: str) -> dict[str, list[str]]:
             continue
         if any(n in blob for n in needles):
             found["processes"].append(proc.name)
-            try:
+            with suppress(OSError):
                 os.kill(int(proc.name), signal.SIGKILL)
-            except OSError:
-                pass
     if up.driver == "docker":
         label = f"label=com.amazonaws.ecs.task-definition-family={family}"
         ids = subprocess.run(
@@ -277,6 +292,36 @@ def leftovers(up: Up, family: str) -> dict[str, list[str]]:
         if ids:
             subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, timeout=120)
     return found
+
+
+def docker_engine(desired: int, image: str, label: str) -> dict[str, Any]:
+    """The engine alone: create and start ``desired`` such containers at once, no portside.
+
+    The same image, command, memory limit and bridge network, through the
+    Docker SDK with a thread per container, then removed: what the engine
+    manages on this machine right now, beside portside's figure.
+    """
+    import docker
+
+    client = docker.from_env(timeout=120, max_pool_size=max(10, desired))
+
+    def one(i: int) -> None:
+        created = client.api.create_container(
+            image, command=["sleep", "3600"], labels={label: str(i)},
+            host_config=client.api.create_host_config(mem_limit=32 * 1024 * 1024),
+        )  # fmt: skip
+        client.api.start(created["Id"])
+
+    began = time.monotonic()
+    try:
+        with ThreadPoolExecutor(desired) as pool:
+            list(pool.map(one, range(desired)))
+        seconds = time.monotonic() - began
+    finally:
+        for c in client.api.containers(all=True, filters={"label": label}):
+            client.api.remove_container(c["Id"], force=True)
+        client.close()
+    return {"seconds": round(seconds, 3), "tasks_per_second": round(desired / seconds, 1)}
 
 
 def bench(driver: str, desired: int, instances: int, repeat: int) -> dict[str, Any]:
@@ -289,6 +334,10 @@ def bench(driver: str, desired: int, instances: int, repeat: int) -> dict[str, A
             family=family, networkMode="bridge",
             containerDefinitions=[container_definition(driver, up.marker)],
         )  # fmt: skip
+        engine = None
+        if driver == "docker":
+            image = container_definition(driver, up.marker)["image"]
+            engine = docker_engine(desired, image, f"io.portside.bench={up.marker}")
         for i in range(repeat):
             runs.append(launch(up, desired, family, i))
     left = leftovers(up, family)
@@ -301,6 +350,8 @@ def bench(driver: str, desired: int, instances: int, repeat: int) -> dict[str, A
         "target_tasks_per_second": TARGETS[driver],
     }
     out["met"] = (out["tasks_per_second"] or 0) >= TARGETS[driver]
+    if engine is not None:
+        out["docker_engine_alone"] = engine
     if repeat > 1:
         out["runs"] = runs
     out["leftovers"] = left

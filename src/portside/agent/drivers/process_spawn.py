@@ -144,7 +144,30 @@ async def spawn(launch: Launch, pf: ProcessFile, server: ShimServer | None = Non
     instead of an interpreter start); without one, or when the server fails,
     ``posix_spawn`` starts it, and the agent reaps it itself (see
     ProcessDriver._watch) — no ``Popen`` object outlives it.
+
+    A spawn cancelled midway (the task was told to stop while starting)
+    finishes in the background, then kills the process it started: nothing
+    would record it, so nothing else would ever stop it.
     """
+    started = asyncio.ensure_future(_spawn(launch, pf, server))
+    try:
+        return await asyncio.shield(started)
+    except asyncio.CancelledError:
+        started.add_done_callback(_kill_unrecorded)
+        raise
+
+
+def _kill_unrecorded(started: asyncio.Future[dict[str, Any]]) -> None:
+    if started.cancelled() or started.exception() is not None:
+        return
+    doc = started.result()
+    log.info("stopping process %s: its start was cancelled", doc["pid"])
+    with contextlib.suppress(OSError):
+        os.killpg(int(doc["pid"]), signal.SIGKILL)
+    asyncio.get_running_loop().call_later(1.0, reap, int(doc["shim_pid"]))
+
+
+async def _spawn(launch: Launch, pf: ProcessFile, server: ShimServer | None) -> dict[str, Any]:
     pf.dir.mkdir(parents=True, exist_ok=True)
     cwd = launch.cwd or str(pf.dir)
     launch.cwd = cwd

@@ -37,6 +37,8 @@ log = logging.getLogger("portside.agent.shim_server")
 SHIM = str(Path(__file__).with_name("shim.py"))
 SERVER_FD = 3
 MAX_REQUEST = 1 << 20
+TIMEOUT = 15.0
+"""Seconds to wait for the server's answer before giving up on it (and starting another)."""
 
 
 class ShimServerError(RuntimeError):
@@ -51,7 +53,9 @@ class ShimServer:
         self._sock: socket.socket | None = None
         self._pid: int | None = None
 
-    def fork_shim(self, config: Mapping[str, Any], env: Mapping[str, str], fds: Sequence[int]) -> int:
+    def fork_shim(
+        self, config: Mapping[str, Any], env: Mapping[str, str], fds: Sequence[int]
+    ) -> int:
         """Fork a shim running ``config`` with ``env`` and ``fds`` as stdin, stdout, stderr, ready."""
         message = json.dumps({"config": dict(config), "env": dict(env)}).encode()
         if len(message) > MAX_REQUEST:
@@ -101,6 +105,7 @@ class ShimServer:
         finally:
             theirs.close()
         ours.set_inheritable(False)
+        ours.settimeout(TIMEOUT)
         self._sock = ours
         log.info("shim server started (pid %d)", self._pid)
         return ours

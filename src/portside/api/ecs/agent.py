@@ -2,6 +2,8 @@
 
 A report signed with an instance's agent key acts for that instance only
 (``reporter``); a report signed with an operator key may name any task.
+Task and container reports are committed in groups with the reports that
+arrive alongside them (runtime/report_batch.py), and answered once durable.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from portside.domain.ecs import agent_credential, task_state
 from portside.domain.ecs.clusters import get_cluster
 from portside.domain.ecs.container_instance import ContainerInstance
 from portside.domain.errors import InvalidParameterException
+from portside.runtime.report_batch import report_batch
 
 ACK = "ACK"
 
@@ -42,17 +45,23 @@ def discover_poll_endpoint(ctx: Context, p: dict[str, Any]) -> Any:
 
 
 @ECS.operation("SubmitTaskStateChange")
-def submit_task_state_change(ctx: Context, p: dict[str, Any]) -> Any:
-    task_state.submit_task_state_change(
-        ctx.app.store, ctx.scope, ctx.now, reporter=_reporter(ctx), **p
+async def submit_task_state_change(ctx: Context, p: dict[str, Any]) -> Any:
+    store, scope, now, reporter = ctx.app.store, ctx.scope, ctx.now, _reporter(ctx)
+    await report_batch(ctx.app).submit(
+        lambda pending: task_state.submit_task_state_change(
+            store, scope, now, reporter=reporter, pending=pending, **p
+        )
     )
     return {"acknowledgment": ACK}
 
 
 @ECS.operation("SubmitContainerStateChange")
-def submit_container_state_change(ctx: Context, p: dict[str, Any]) -> Any:
-    task_state.submit_container_state_change(
-        ctx.app.store, ctx.scope, ctx.now, reporter=_reporter(ctx), **p
+async def submit_container_state_change(ctx: Context, p: dict[str, Any]) -> Any:
+    store, scope, now, reporter = ctx.app.store, ctx.scope, ctx.now, _reporter(ctx)
+    await report_batch(ctx.app).submit(
+        lambda pending: task_state.submit_container_state_change(
+            store, scope, now, reporter=reporter, pending=pending, **p
+        )
     )
     return {"acknowledgment": ACK}
 

@@ -19,6 +19,11 @@ is one of ECS's start failures (``CannotPullContainerError: …`` and the like).
 
 A report signed with an agent key may only touch tasks placed on that agent's
 instance (``reporter``); operator keys may report for any task.
+
+Group commit: given a ``pending`` dict, the report operations commit nothing
+and put the changed task there instead (reading a task already in it as the
+current one), so the caller (runtime/report_batch.py) can apply the reports
+that arrived together and make them durable with one commit.
 """
 
 from __future__ import annotations
@@ -225,9 +230,11 @@ def bump(task: Task) -> Task:
 
 
 def reported_task(
-    store: Store, scope: Scope, cluster: str | None, task: str | None, reporter: str | None
+    store: Store, scope: Scope, cluster: str | None, task: str | None, reporter: str | None,
+    pending: Mapping[str, Task] | None = None,
 ) -> Task:
-    """The task a report names, checked against the cluster and the reporting instance."""
+    """The task a report names (as ``pending`` has it, if there), checked against the
+    cluster and the reporting instance."""
     from portside.domain.ecs.tasks import find_task
 
     c = get_cluster(store, scope, cluster)
@@ -236,6 +243,8 @@ def reported_task(
     found = find_task(store, scope, c, task)
     if found is None:
         raise InvalidParameterException("The referenced task was not found.")
+    if pending:
+        found = pending.get(found.task_arn, found)
     if reporter is not None and found.container_instance_arn != reporter:
         raise AccessDeniedException(
             "You do not have authorization to perform the requested action: the task "
@@ -244,11 +253,17 @@ def reported_task(
     return found
 
 
-def _commit_if_changed(store: Store, before: Task, after: Task) -> Task:
+def _commit_if_changed(
+    store: Store, before: Task, after: Task, pending: dict[str, Task] | None = None
+) -> Task:
+    """``after`` with its version bumped, committed (or put in ``pending``), if it differs."""
     if after is before:
         return before
     changed = bump(after)
-    store.commit([changed])
+    if pending is None:
+        store.commit([changed])
+    else:
+        pending[changed.task_arn] = changed
     return changed
 
 
@@ -278,8 +293,9 @@ def submit_task_state_change(
     pull_started_at: datetime | None = None,
     pull_stopped_at: datetime | None = None,
     execution_stopped_at: datetime | None = None,
+    pending: dict[str, Task] | None = None,
 ) -> Task:
-    found = reported_task(store, scope, cluster, task, reporter)
+    found = reported_task(store, scope, cluster, task, reporter, pending)
     report = TaskReport(
         status=status,
         reason=reason,
@@ -289,7 +305,7 @@ def submit_task_state_change(
         execution_stopped_at=execution_stopped_at,
     )
     after = apply_attachments(apply_report(found, report, now), attachments or ())
-    return _commit_if_changed(store, found, after)
+    return _commit_if_changed(store, found, after, pending)
 
 
 def submit_container_state_change(
@@ -306,8 +322,9 @@ def submit_container_state_change(
     exit_code: int | None = None,
     reason: str | None = None,
     network_bindings: Sequence[Any] | None = None,
+    pending: dict[str, Task] | None = None,
 ) -> Task:
-    found = reported_task(store, scope, cluster, task, reporter)
+    found = reported_task(store, scope, cluster, task, reporter, pending)
     raw = dict(
         container_name=container_name,
         runtime_id=runtime_id,
@@ -317,7 +334,7 @@ def submit_container_state_change(
         network_bindings=tuple(network_bindings) if network_bindings is not None else None,
     )
     after = apply_report(found, TaskReport(containers=_reports([raw])), now)
-    return _commit_if_changed(store, found, after)
+    return _commit_if_changed(store, found, after, pending)
 
 
 def apply_attachments(task: Task, changes: Sequence[Mapping[str, Any]]) -> Task:
