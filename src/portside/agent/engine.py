@@ -29,6 +29,7 @@ from typing import Any
 from portside.agent.drivers.base import Driver, RuntimeContainer, RuntimeEvent, TaskNetwork
 from portside.agent.payload import STOPPED, PayloadError, TaskSpec, parse_task
 from portside.agent.reporter import Reporter
+from portside.agent.service_connect import ServiceConnect
 from portside.agent.services import Notifier, TaskServices
 from portside.agent.state import StateDir, TaskRecord
 from portside.agent.task_manager import STOPPED_BY_CONTROL_PLANE, TaskManager
@@ -58,7 +59,10 @@ class Engine:
         self.tokens: dict[str, tuple[str, str]] = {}
         self._leftovers: dict[str, list[RuntimeContainer]] | None = None
         self._records: dict[str, TaskRecord] = {}
-        self.services = TaskServices(driver, reporter, state, notifier, self.container_env)
+        self.connect = ServiceConnect(state.root / "service-connect", driver.name)
+        self.services = TaskServices(
+            driver, reporter, state, notifier, self.container_env, connect=self.connect
+        )
 
     async def open(self) -> None:
         """Collect what an earlier run left (before the first manifest arrives)."""
@@ -86,6 +90,7 @@ class Engine:
                 log.warning("ignoring a task payload: %s", exc)
                 continue
             wanted[spec.task_arn] = (spec, raw)
+            self.connect.desired(spec.task_arn, raw.get("serviceConnect"))
         for arn, (spec, raw) in wanted.items():
             m = self.managers.get(arn)
             if m is None:
@@ -146,6 +151,7 @@ class Engine:
 
     def _forget(self, arn: str) -> None:
         m = self.managers.pop(arn)
+        self.connect.sections.pop(arn, None)
         self.state.forget_task(arn)
         self.services.notifier.forget(arn)
         for c in m.spec.containers:

@@ -62,7 +62,10 @@ class Reporter:
         self._enqueue(task_arn, Change("SubmitTaskStateChange", params))
 
     def container_changed(self, task_arn: str, container: dict[str, Any]) -> None:
-        params = {"cluster": self.cluster, "task": task_arn, **container}
+        # SubmitContainerStateChange has no imageDigest (only the task-level
+        # ContainerStateChange does): the server refuses unknown parameters.
+        fields = {k: v for k, v in container.items() if k != "imageDigest"}
+        params = {"cluster": self.cluster, "task": task_arn, **fields}
         self._enqueue(task_arn, Change("SubmitContainerStateChange", params))
 
     def _enqueue(self, task_arn: str, change: Change) -> None:

@@ -15,6 +15,7 @@ from typing import Protocol
 from portside.agent.drivers.base import Driver, TaskNetwork
 from portside.agent.payload import TaskSpec
 from portside.agent.reporter import Reporter
+from portside.agent.service_connect import ServiceConnect
 from portside.agent.state import StateDir
 
 
@@ -33,3 +34,4 @@ class TaskServices:
     state: StateDir
     notifier: Notifier
     container_env: Callable[[TaskSpec, str, TaskNetwork], Mapping[str, str]]
+    connect: ServiceConnect | None = None  # Service Connect proxies (agent/service_connect.py)

@@ -193,7 +193,10 @@ class TaskManager:
 
     async def _start_up(self) -> None:
         self._move("PENDING")
-        self.network = await self._act(None, self.s.driver.setup_network(self.spec))
+        wired = self.s.connect.network_spec(self.spec) if self.s.connect is not None else self.spec
+        self.network = await self._act(None, self.s.driver.setup_network(wired))
+        if self.s.connect is not None:  # the Service Connect proxy, before any container
+            await self._act(None, self.s.connect.start(self.spec, self.network))
         await self._pull_all()
         while True:
             self._drain()
@@ -235,7 +238,10 @@ class TaskManager:
         assert self.network is not None
         if c.status in (NONE, PULLED) or c.runtime is None:
             env = environment(c.spec, self.s.container_env(self.spec, c.name, self.network))
-            c.runtime = await self._act(c, self.s.driver.create(self.spec, c.spec, self.network, env))
+            spec = c.spec
+            if self.s.connect is not None:
+                spec, env = self.s.connect.container(self.spec, spec, env)
+            c.runtime = await self._act(c, self.s.driver.create(self.spec, spec, self.network, env))
             c.status = CREATED
         rc = await self._act(c, self.s.driver.start(c.runtime))
         if rc.state == "exited":
@@ -274,6 +280,9 @@ class TaskManager:
             if c.runtime is not None:
                 with contextlib.suppress(Exception):
                     await self.s.driver.remove(c.runtime)
+        if self.s.connect is not None:
+            with contextlib.suppress(Exception):
+                await self.s.connect.stop(self.task_arn, self.spec.task_id)
         with contextlib.suppress(Exception):
             await self.s.driver.teardown_network(self.spec)
         self._move("STOPPED")

@@ -45,6 +45,7 @@ from portside.domain.ecs.container_instance import ContainerInstance
 from portside.domain.errors import ClientException
 from portside.runtime.manifest import instances_touched, manifest_tasks
 from portside.runtime.manifest import shape as _shape
+from portside.runtime.service_connect_payload import NamespaceIndex
 from portside.store.store import Change, Delete
 
 log = logging.getLogger("portside.agent_sessions")
@@ -94,10 +95,13 @@ class Sessions:
         for cred in app.store.all(AgentCredential.KIND).values():
             if cred.valid(self.started):
                 app.secrets[cred.access_key_id] = cred.secret_access_key
+        self.connect_index = NamespaceIndex(app.store)
         app.store.subscribe(self._changed)
 
     def _changed(self, changes: Sequence[Change]) -> None:
-        for arn in instances_touched(c for c in changes if not isinstance(c, Delete)):
+        touched = instances_touched(c for c in changes if not isinstance(c, Delete))
+        touched |= self.connect_index.touched(changes)  # Service Connect endpoints moved
+        for arn in touched:
             session = self.by_instance.get(arn)
             if session is not None:
                 session.dirty.set()

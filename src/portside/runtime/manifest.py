@@ -12,6 +12,10 @@ an override winning over a variable of the same name; ``environmentFiles`` are
 added; ``cpu``, ``memory``, ``memoryReservation`` replace; ``resourceRequirements``
 replace those of the same type. Task-level ``cpu``/``memory`` overrides replace
 the definition's.
+
+A task whose service has Service Connect enabled also carries a
+``serviceConnect`` section: its proxy's aliases, upstreams and current
+endpoints (runtime/service_connect_payload.py).
 """
 
 from __future__ import annotations
@@ -123,12 +127,18 @@ def task_payload(task: Task, td: TaskDefinition | None) -> dict[str, Any]:
 
 def manifest_tasks(store: Store, instance: ContainerInstance) -> list[dict[str, Any]]:
     """The ``tasks`` of the instance's TaskManifest."""
-    return [_payload(store, t) for t in instance_tasks(store, instance)]
+    memo: dict[Any, Any] = {}
+    return [_payload(store, t, memo) for t in instance_tasks(store, instance)]
 
 
-def _payload(store: Store, task: Task) -> dict[str, Any]:
+def _payload(store: Store, task: Task, memo: dict[Any, Any] | None = None) -> dict[str, Any]:
+    from portside.runtime.service_connect_payload import service_connect_section
+
     td = store.get(TaskDefinition.KIND, task.task_definition_arn)
     payload = task_payload(task, td if isinstance(td, TaskDefinition) else None)
+    connect = service_connect_section(store, task, memo)
+    if connect is not None:
+        payload["serviceConnect"] = connect
     if task.desired_status == "STOPPED" and still_registered(store, task):
         # Drain before kill: the stop reaches the agent once Cloud Map no longer
         # sends traffic to the task (controllers/registrations.py removes it).

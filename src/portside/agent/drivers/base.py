@@ -57,6 +57,7 @@ class TaskNetwork:
     gateway: str | None = None
     mac_address: str | None = None
     sandbox_id: str | None = None  # Docker: the pause container owning the namespace
+    sandbox_pid: int | None = None  # Docker: its process (nsenter -t PID -n joins the namespace)
 
 
 @dataclass(frozen=True, slots=True)

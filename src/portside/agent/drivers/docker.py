@@ -248,6 +248,7 @@ class DockerDriver:
             gateway=net.get("Gateway") or self._awsvpc_gateway,
             mac_address=net.get("MacAddress") or None,
             sandbox_id=pause_id,
+            sandbox_pid=(attrs.get("State") or {}).get("Pid") or None,
         )
 
     async def _pause_container(self, task: TaskSpec) -> str:

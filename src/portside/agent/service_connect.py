@@ -1,0 +1,274 @@
+"""One Service Connect proxy per task, beside it, kept current from every manifest.
+
+A TaskPayload with a ``serviceConnect`` section (docs/agent-protocol.md) makes
+the task's manager call :meth:`ServiceConnect.start` once the task's network
+exists and before any container is created: the agent writes the proxy's JSON
+configuration (agent/service_connect_config.py) to
+``STATE_DIR/service-connect/<task-id>/proxy.json`` and runs
+``python -m portside.proxy`` with its admin API on a Unix socket there,
+waiting for its ``ready`` line. Every later manifest hands the task's newest
+section to :meth:`ServiceConnect.desired`; a per-task pusher applies it through
+:class:`~portside.proxy.control.ProxyAdmin` — the endpoint sets alone when
+only they changed, else the whole configuration. The proxy stops with the
+task, after its containers (:meth:`ServiceConnect.stop`).
+
+How the application finds its proxy with no change:
+
+- process driver, Linux, as root: the container runs under
+  ``unshare -m sh -c 'mount --bind HOSTS /etc/hosts && exec "$@"'``, so its
+  process tree sees a private hosts file mapping every alias to the 127.x
+  address the proxy binds on the host's loopback;
+- Docker, awsvpc: the proxy runs in the task's network namespace
+  (``nsenter -t <pause pid> -n``, the admin socket still on the host's
+  filesystem) and binds ``127.255.0.N``; the pause container's extra hosts
+  (shared by the task's containers) point each alias there. An alias on a
+  port the task's own containers use gets no listener: the application binds
+  that port on every address of the namespace, so it answers there itself;
+- anywhere else (not root, Docker bridge): the proxy runs on the host's
+  loopback and the container's environment says where each alias listens,
+  ``PORTSIDE_SERVICE_CONNECT_<ALIAS>=address:port`` (set in every case).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from portside.agent.drivers.base import ContainerError, TaskNetwork
+from portside.agent.payload import ContainerSpec, TaskSpec
+from portside.agent.service_connect_config import (
+    alias_addresses,
+    alias_environment,
+    endpoints_of,
+    hosts_file,
+    proxy_config,
+)
+from portside.proxy.config import config_to_dict
+from portside.proxy.control import ProxyAdmin, ProxyAdminError
+
+log = logging.getLogger("portside.agent.service_connect")
+
+READY_TIMEOUT = 15.0
+STOP_TIMEOUT = 5.0
+_HOSTS_SCRIPT = 'mount --bind "$0" /etc/hosts && exec "$@"'
+
+
+def can_private_hosts() -> bool:
+    """Whether a process can get its own /etc/hosts (Linux, root, unshare present)."""
+    return sys.platform == "linux" and os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+class TaskProxy:
+    """The proxy process of one task and the section it last applied."""
+
+    def __init__(self, task: TaskSpec, directory: Path, section: Mapping[str, Any],
+                 network: TaskNetwork, netns_pid: int | None = None) -> None:
+        self.task = task
+        self.dir = directory
+        self.section = dict(section)
+        self.netns_pid = netns_pid  # run inside this process's network namespace
+        self.private = netns_pid is not None
+        self.aliases = alias_addresses(section, task.task_arn, private=self.private)
+        self.reserved = frozenset(
+            p.container_port for c in task.containers for p in c.port_mappings
+        ) if self.private else frozenset()
+        self.task_address = network.address or "127.0.0.1"
+        sock = directory / "admin.sock"
+        if len(str(sock)) > 100:  # AF_UNIX paths are limited to 108 bytes
+            sock = Path(tempfile.gettempdir()) / f"portside-sc-{task.task_id[:16]}.sock"
+        self.sock = sock
+        self.admin = ProxyAdmin.unix(str(sock))
+        self.process: asyncio.subprocess.Process | None = None
+        self._wanted: dict[str, Any] | None = None
+        self._wake = asyncio.Event()
+        self._pusher: asyncio.Task[None] | None = None
+
+    @property
+    def hosts_path(self) -> Path:
+        return self.dir / "hosts"
+
+    def _config(self, section: Mapping[str, Any]) -> Any:
+        return proxy_config(section, self.aliases, task_address=self.task_address,
+                            admin_unix=str(self.sock), reserved_ports=self.reserved)
+
+    def _write_hosts(self) -> None:
+        try:
+            base = Path("/etc/hosts").read_text()
+        except OSError:
+            base = "127.0.0.1\tlocalhost\n"
+        # rewritten in place: a bind mount follows the inode, not the name
+        with open(self.hosts_path, "w", encoding="utf-8") as f:
+            f.write(hosts_file(base, self.aliases))
+
+    async def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        kill_recorded(self.dir)
+        with contextlib.suppress(FileNotFoundError):
+            self.sock.unlink()
+        self._write_hosts()
+        path = self.dir / "proxy.json"
+        path.write_text(json.dumps(config_to_dict(self._config(self.section))))
+        with open(self.dir / "proxy.log", "ab") as logfile:
+            enter = ("nsenter", "-t", str(self.netns_pid), "-n") if self.netns_pid else ()
+            self.process = await asyncio.create_subprocess_exec(
+                *enter, sys.executable, "-m", "portside.proxy", "--config", str(path),
+                "--admin", f"unix:{self.sock}",
+                stdout=asyncio.subprocess.PIPE, stderr=logfile, start_new_session=True,
+            )
+        (self.dir / "proxy.pid").write_text(str(self.process.pid))
+        assert self.process.stdout is not None
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                while (line := await self.process.stdout.readline()) != b"ready\n":
+                    if not line:
+                        raise ContainerError(
+                            "CannotStartContainerError",
+                            f"the Service Connect proxy exited (see {self.dir / 'proxy.log'})",
+                        )
+        except TimeoutError:
+            await self.stop()
+            raise ContainerError(
+                "CannotStartContainerError", "the Service Connect proxy did not become ready"
+            ) from None
+        self._pusher = asyncio.create_task(self._push_loop(), name=f"sc-{self.task.task_id[:8]}")
+
+    def desired(self, section: Mapping[str, Any]) -> None:
+        self._wanted = dict(section)
+        self._wake.set()
+
+    async def _push_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            wanted, self._wanted = self._wanted, None
+            if wanted is None or wanted == self.section:
+                continue
+            try:
+                await self._push(wanted)
+                self.section = wanted
+            except (OSError, ProxyAdminError, TimeoutError) as exc:
+                log.warning("task %s: Service Connect update failed: %s", self.task.task_id, exc)
+                if self._wanted is None:
+                    self._wanted = wanted
+                await asyncio.sleep(0.5)
+                self._wake.set()
+
+    async def _push(self, wanted: dict[str, Any]) -> None:
+        shape_old = {k: v for k, v in self.section.items() if k != "endpoints"}
+        shape_new = {k: v for k, v in wanted.items() if k != "endpoints"}
+        if shape_old != shape_new:
+            aliases = alias_addresses(wanted, self.task.task_arn, private=self.private)
+            if aliases != self.aliases:
+                self.aliases = aliases
+                self._write_hosts()
+            await self.admin.push_config(self._config(wanted))
+            return
+        old, new = endpoints_of(self.section), endpoints_of(wanted)
+        for name, eps in new.items():
+            if old.get(name) != eps:
+                await self.admin.push_endpoints(name, eps)
+
+    async def stop(self) -> None:
+        if self._pusher is not None:
+            self._pusher.cancel()
+        proc = self.process
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir / "proxy.pid").unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.sock.unlink()
+
+
+def kill_recorded(directory: Path) -> None:
+    """Stop a proxy an earlier run of the agent left for this task (its pid file)."""
+    try:
+        pid = int((directory / "proxy.pid").read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"portside.proxy" in cmdline:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+
+
+class ServiceConnect:
+    """Every task's proxy on this agent, and the newest section the control plane sent."""
+
+    def __init__(self, root: Path, driver_name: str) -> None:
+        self.root = root
+        self.driver_name = driver_name
+        self.sections: dict[str, dict[str, Any]] = {}
+        self.proxies: dict[str, TaskProxy] = {}
+
+    def desired(self, task_arn: str, section: Mapping[str, Any] | None) -> None:
+        """The section of a task in the newest manifest (None: the task has none)."""
+        if section is None:
+            return
+        self.sections[task_arn] = dict(section)
+        proxy = self.proxies.get(task_arn)
+        if proxy is not None:
+            proxy.desired(section)
+
+    def network_spec(self, task: TaskSpec) -> TaskSpec:
+        """The task as its network must be set up: Docker awsvpc puts the aliases in its hosts."""
+        section = self.sections.get(task.task_arn)
+        if section is None or self.driver_name != "docker" or task.network_mode != "awsvpc":
+            return task
+        if not task.containers:
+            return task
+        aliases = alias_addresses(section, task.task_arn, private=True)
+        first = task.containers[0]
+        hosts = first.extra_hosts + tuple(sorted(aliases.items()))
+        return replace(task, containers=(replace(first, extra_hosts=hosts), *task.containers[1:]))
+
+    async def start(self, task: TaskSpec, network: TaskNetwork) -> None:
+        """Run the task's proxy (when its payload has a section); idempotent."""
+        section = self.sections.get(task.task_arn)
+        if section is None or task.task_arn in self.proxies:
+            return
+        netns = network.sandbox_pid if self.driver_name == "docker" else None
+        proxy = TaskProxy(task, self.root / task.task_id, section, network, netns)
+        await proxy.start()
+        self.proxies[task.task_arn] = proxy
+
+    def container(
+        self, task: TaskSpec, container: ContainerSpec, env: Mapping[str, str]
+    ) -> tuple[ContainerSpec, dict[str, str]]:
+        """The container as it must be created so its aliases reach the proxy."""
+        proxy = self.proxies.get(task.task_arn)
+        out_env = dict(env)
+        if proxy is None:
+            return container, out_env
+        out_env.update(alias_environment(proxy.section, proxy.aliases))
+        if self.driver_name == "process" and can_private_hosts() and container.argv:
+            wrap = ("unshare", "-m", "sh", "-c", _HOSTS_SCRIPT, str(proxy.hosts_path))
+            container = replace(container, entry_point=wrap + container.entry_point)
+        return container, out_env
+
+    async def stop(self, task_arn: str, task_id: str) -> None:
+        """Stop the task's proxy (or one an earlier run left); idempotent."""
+        self.sections.pop(task_arn, None)
+        proxy = self.proxies.pop(task_arn, None)
+        if proxy is not None:
+            await proxy.stop()
+        else:
+            kill_recorded(self.root / task_id)

@@ -1,0 +1,165 @@
+"""From a task's ``serviceConnect`` section to its proxy's configuration (pure).
+
+The control plane says which aliases exist and where the endpoints are
+(runtime/service_connect_payload.py); the agent decides where the task's proxy
+listens, because only it knows how the task is wired:
+
+- every distinct alias ``dnsName`` gets its own loopback address, so two
+  aliases on the same port never collide: ``127.255.0.N`` inside a container's
+  own network namespace (Docker), or ``127.A.B.N`` with ``A.B`` derived from
+  the task ARN in 127.16.0.0/12 for the process driver, where every task shares
+  the host's loopback;
+- each alias's outbound listener binds ``address:port`` and leads to the
+  upstream of its discovery name;
+- each of the task's own client-server ports gets an inbound listener on the
+  task's address (``ingressPort``, or 0 for one the proxy picks) in front of
+  the application's container port.
+
+:func:`hosts_file` writes those addresses as ``/etc/hosts`` lines, and
+:func:`alias_environment` as ``PORTSIDE_SERVICE_CONNECT_<ALIAS>=host:port``
+for applications that cannot use the hosts file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from portside.proxy.config import (
+    AdminConfig,
+    AppProtocol,
+    Direction,
+    Endpoint,
+    Health,
+    ListenerConfig,
+    ProxyConfig,
+    Timeouts,
+    UpstreamConfig,
+)
+
+INBOUND_PREFIX = "inbound:"
+
+
+def alias_addresses(section: Mapping[str, Any], task_arn: str, *, private: bool) -> dict[str, str]:
+    """dnsName → the loopback address its outbound listener binds."""
+    names = sorted({str(o["dnsName"]) for o in section.get("outbound") or ()})
+    if private:
+        base = "127.255.0"
+    else:
+        digest = hashlib.sha256(f"service-connect/{task_arn}".encode()).digest()
+        base = f"127.{16 + digest[0] % 16}.{digest[1]}"
+    if len(names) > 254:
+        names = names[:254]  # one /24 per task; more aliases than that are not served
+    return {name: f"{base}.{i + 1}" for i, name in enumerate(names)}
+
+
+def _protocol(value: Any) -> AppProtocol:
+    try:
+        return AppProtocol(str(value or "tcp"))
+    except ValueError:
+        return AppProtocol.TCP
+
+
+def _timeouts(u: Mapping[str, Any], protocol: AppProtocol) -> Timeouts:
+    idle = u.get("idleTimeoutSeconds")
+    per_request = u.get("perRequestTimeoutSeconds")
+    return Timeouts(
+        idle_seconds=float(idle) if idle is not None else (3600.0 if protocol is AppProtocol.TCP else 300.0),
+        per_request_seconds=0.0 if protocol is AppProtocol.TCP else float(per_request if per_request is not None else 15),
+    )
+
+
+def _health(value: Any) -> Health:
+    try:
+        return Health(str(value))
+    except ValueError:
+        return Health.UNKNOWN
+
+
+def endpoints_of(section: Mapping[str, Any]) -> dict[str, tuple[Endpoint, ...]]:
+    """Per upstream, the endpoints the control plane sent."""
+    return {
+        str(name): tuple(
+            Endpoint(str(e["address"]), int(e["port"]), _health(e.get("health", "HEALTHY")))
+            for e in eps
+            if e.get("address") and e.get("port")
+        )
+        for name, eps in (section.get("endpoints") or {}).items()
+    }
+
+
+def proxy_config(
+    section: Mapping[str, Any],
+    aliases: Mapping[str, str],
+    *,
+    task_address: str,
+    admin_unix: str,
+    reserved_ports: frozenset[int] = frozenset(),
+) -> ProxyConfig:
+    """The whole proxy document for one task.
+
+    ``reserved_ports``: ports the task's own application holds on every address of
+    a network namespace the proxy shares (Docker awsvpc); an alias on such a port
+    gets no listener — the application itself answers there.
+    """
+    upstreams: dict[str, UpstreamConfig] = {}
+    for u in section.get("upstreams") or ():
+        protocol = _protocol(u.get("protocol"))
+        upstreams[str(u["name"])] = UpstreamConfig(
+            name=str(u["name"]), protocol=protocol, timeouts=_timeouts(u, protocol)
+        )
+    listeners: list[ListenerConfig] = []
+    for o in section.get("outbound") or ():
+        address = aliases.get(str(o["dnsName"]))
+        if address is None or str(o["upstream"]) not in upstreams:
+            continue
+        if int(o["port"]) in reserved_ports:
+            continue
+        listeners.append(
+            ListenerConfig(
+                name=f"{o['dnsName']}:{o['port']}", upstream=str(o["upstream"]),
+                port=int(o["port"]), address=address,
+            )
+        )
+    endpoints = {k: v for k, v in endpoints_of(section).items() if k in upstreams}
+    for i in section.get("inbound") or ():
+        if not i.get("containerPort"):
+            continue
+        name = INBOUND_PREFIX + str(i["upstream"])
+        protocol = _protocol(i.get("protocol"))
+        known = upstreams.get(str(i["upstream"]))
+        upstreams[name] = UpstreamConfig(
+            name=name, protocol=protocol,
+            timeouts=known.timeouts if known is not None else _timeouts({}, protocol),
+        )
+        listeners.append(
+            ListenerConfig(
+                name=name, upstream=name, port=int(i.get("ingressPort") or 0),
+                address=task_address, direction=Direction.INBOUND,
+            )
+        )
+        endpoints[name] = (Endpoint(task_address, int(i["containerPort"])),)
+    return ProxyConfig(
+        upstreams=tuple(upstreams.values()), listeners=tuple(listeners),
+        endpoints=endpoints, admin=AdminConfig(unix=admin_unix),
+    )
+
+
+def hosts_file(base: str, aliases: Mapping[str, str]) -> str:
+    """``base`` (the machine's /etc/hosts) followed by one line per alias."""
+    lines = [base.rstrip("\n"), "# portside Service Connect aliases"]
+    lines += [f"{address}\t{name}" for name, address in sorted(aliases.items())]
+    return "\n".join(lines) + "\n"
+
+
+def alias_environment(section: Mapping[str, Any], aliases: Mapping[str, str]) -> dict[str, str]:
+    """``PORTSIDE_SERVICE_CONNECT_<ALIAS>=address:port`` for every outbound alias."""
+    out = {}
+    for o in section.get("outbound") or ():
+        address = aliases.get(str(o["dnsName"]))
+        if address is not None:
+            key = re.sub(r"[^A-Z0-9]", "_", str(o["dnsName"]).upper())
+            out[f"PORTSIDE_SERVICE_CONNECT_{key}"] = f"{address}:{o['port']}"
+    return out
