@@ -48,7 +48,9 @@ def _pid_of(task: dict[str, Any], data: Path) -> int:
     raise AssertionError(f"no pid file for {task_id}")
 
 
-def test_replace_roll_break_and_drain(tmp_path: Path) -> None:
+def test_replace_roll_break_and_drain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A task with no health check counts as healthy after running this long (ECS: 40 s).
+    monkeypatch.setenv("PORTSIDE_SERVICE_SETTLE", "3")
     srv = Server(data_dir=tmp_path, default_args=[
         "--instances", "2", "--azs", "a,b", "--cpu", "1024", "--memory", "1024",
         "--driver", "process"]).start()
