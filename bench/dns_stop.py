@@ -107,7 +107,8 @@ def _run(endpoint: str, dns_port: int, runs: int) -> dict[str, Any]:
                          "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
                                               "hostPort": 30000 + i, "protocol": "tcp"}]}])
     name = "web.bench.local"
-    _wait(lambda: _answers(dns_port, name, "SRV") >= min(8, runs + 1))
+    for arn in arns:  # every task registered (its SRV target resolves)
+        _wait(lambda a=arn: _answers(dns_port, f"{a.rsplit('/', 1)[-1]}.{name}", "A"))
     seconds: list[float] = []
     for arn in arns[:runs]:
         # Each SRV target has its own A record while the task is registered.
