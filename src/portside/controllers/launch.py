@@ -126,10 +126,14 @@ class Launcher:
                 if state is not None:
                     results.append((engine_place([state], [got[2]], seed=self.seed), None))
         else:
+            pools = self._pools()
             for provider, n in self._shares(d, count).items():
-                pool = [s for s in states.values() if provider is None or self._provider(s) == provider]
-                results.append((engine_place(pool, [got[2]] * n, seed=f"{self.seed}:{provider}"),
-                                provider))
+                pool = list(states.values()) if provider is None else pools.get(provider, [])
+                # The service events need only the closest instance's reason, which the
+                # summary trace keeps; scoring every instance for a full trace costs too much.
+                placed = engine_place(pool, [got[2]] * n, seed=f"{self.seed}:{provider}",
+                                      trace="summary")
+                results.append((placed, provider))
         tasks: list[Task] = []
         problem: str | None = None
         for result, provider in results:
@@ -158,9 +162,14 @@ class Launcher:
         providers = split_by_strategy(d.capacity_provider_strategy, count, existing)
         return {p: providers.count(p) for p in dict.fromkeys(providers)}
 
-    def _provider(self, state: InstanceState) -> str | None:
-        inst = self.snapshot.get(ContainerInstance.KIND, state.arn)
-        return inst.capacity_provider_name if isinstance(inst, ContainerInstance) else None
+    def _pools(self) -> dict[str | None, list[InstanceState]]:
+        """The instance states by capacity provider, in registration order."""
+        pools: dict[str | None, list[InstanceState]] = {}
+        for state in self.states().values():
+            inst = self.snapshot.get(ContainerInstance.KIND, state.arn)
+            provider = inst.capacity_provider_name if isinstance(inst, ContainerInstance) else None
+            pools.setdefault(provider, []).append(state)
+        return pools
 
     def _task(
         self, d: Deployment, td: TaskDefinition, reserved: Reservation,

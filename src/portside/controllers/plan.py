@@ -113,6 +113,7 @@ class Triage:
 def triage(view: View, plan: Plan) -> Triage:
     """Stop what must stop whatever the strategy; return the rest."""
     out = Triage()
+    grace = view.grace
     for t in view.tasks:
         cond = view.condition(t)
         if cond == LOST:
@@ -124,12 +125,12 @@ def triage(view: View, plan: Plan) -> Triage:
             out.stopping.append(t)
             continue
         checked = view.checked(t.task_definition_arn)
-        if unhealthy_since_grace(t, checked, view.now, view.grace):
+        if unhealthy_since_grace(t, checked, view.now, grace):
             plan.stop(t, HEALTH_REASON)
             plan.messages.append(ev.unhealthy(view.svc.service_name, t.task_id))
             continue
         if checked and t.health_status == "UNHEALTHY":
-            plan.wake.append(started(t) + view.grace)
+            plan.wake.append(started(t) + grace)
         if cond == DRAINING and is_pending(t):
             plan.stop(t, draining_reason(view.instance_id(t)))
             continue
@@ -145,33 +146,49 @@ def scale_in_order(view: View, candidates: Sequence[Task], n: int) -> list[Task]
     Not-yet-running tasks first, then unhealthy ones, then — as ECS does to keep
     a service balanced — tasks from the Availability Zone, then the instance,
     holding the most of this service's tasks; the newest task breaks ties.
+
+    Each pick takes the least ``(class, -zone count, -instance count, -created, arn)``
+    with the counts over the candidates still left. Tasks are grouped by class, then
+    by (zone, instance), newest first, so a pick compares only the head of each
+    group of the lowest class left, and the counts are updated as tasks are picked.
     """
-    left = list(candidates)
+    if n <= 0:
+        return []
+    zones: dict[str | None, int] = {}
+    hosts: dict[str | None, int] = {}
+    classes: dict[tuple[int, int], dict[tuple[str | None, str | None], list[_Ranked]]] = {}
+    for t in candidates:
+        zones[t.availability_zone] = zones.get(t.availability_zone, 0) + 1
+        hosts[t.container_instance_arn] = hosts.get(t.container_instance_arn, 0) + 1
+        cls = (0 if t.last_status != "RUNNING" else 1, 0 if not view.healthy(t) else 1)
+        where = (t.availability_zone, t.container_instance_arn)
+        classes.setdefault(cls, {}).setdefault(where, []).append(
+            (-t.created_at.timestamp(), t.task_arn, t)
+        )
     chosen: list[Task] = []
-    while left and len(chosen) < n:
-        pick = min(left, key=_scale_in_key(view, left))
-        chosen.append(pick)
-        left.remove(pick)
+    for cls in sorted(classes):
+        groups = classes[cls]
+        for ranked in groups.values():
+            ranked.sort(key=_rank_key, reverse=True)  # the group's best task last
+
+        def key(item: tuple[tuple[str | None, str | None], list[_Ranked]]) -> _PickKey:
+            (zone, host), ranked = item
+            head = ranked[-1]
+            return (-zones[zone], -hosts[host], head[0], head[1])
+
+        while groups and len(chosen) < n:
+            where, ranked = min(groups.items(), key=key)
+            chosen.append(ranked.pop()[2])
+            zones[where[0]] -= 1
+            hosts[where[1]] -= 1
+            if not ranked:
+                del groups[where]
     return chosen
 
 
-def _scale_in_key(
-    view: View, left: Sequence[Task]
-) -> Callable[[Task], tuple[int, int, int, int, float, str]]:
-    zones: dict[str | None, int] = {}
-    hosts: dict[str | None, int] = {}
-    for t in left:
-        zones[t.availability_zone] = zones.get(t.availability_zone, 0) + 1
-        hosts[t.container_instance_arn] = hosts.get(t.container_instance_arn, 0) + 1
+_Ranked = tuple[float, str, Task]
+_PickKey = tuple[int, int, float, str]
 
-    def key(t: Task) -> tuple[int, int, int, int, float, str]:
-        return (
-            0 if t.last_status != "RUNNING" else 1,
-            0 if not view.healthy(t) else 1,
-            -zones[t.availability_zone],
-            -hosts[t.container_instance_arn],
-            -t.created_at.timestamp(),
-            t.task_arn,
-        )
 
-    return key
+def _rank_key(r: _Ranked) -> tuple[float, str]:
+    return (r[0], r[1])

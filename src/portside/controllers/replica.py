@@ -55,9 +55,12 @@ def plan_replica(view: View, throttled_until: datetime | None) -> Plan:
     stalled = primary.rollout_state == "FAILED"
 
     excess = len(keep) - svc.desired_count
-    for t in scale_in_order(view, keep, excess):
-        plan.stop(t, scaling_reason(t.started_by))
-        keep.remove(t)
+    if excess > 0:
+        scaled_in = scale_in_order(view, keep, excess)
+        for t in scaled_in:
+            plan.stop(t, scaling_reason(t.started_by))
+        gone = {t.task_arn for t in scaled_in}
+        keep = [t for t in keep if t.task_arn not in gone]
 
     missing = svc.desired_count - len(keep)
     room = max_total - seen.counted

@@ -6,10 +6,18 @@ is its registered resources minus the reservations of its tasks that are not
 STOPPED; its task groups count the tasks not meant to stop. Deregistered
 (INACTIVE) instances are not part of the snapshot; DRAINING ones are, so the
 engine can say why it passed them over.
+
+Building the states reads every task of the cluster, and the service controller
+asks on every pass that launches, each time after a few tasks changed. So the
+states are kept per reader and cluster (:class:`_Incremental`) and brought up to
+date by identity: resources are immutable, so a task or instance object seen
+before holds what it held then, and only the instances whose tasks (or own
+record) changed are recomputed. The result is the same as building from scratch.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -27,12 +35,79 @@ class Reader(Protocol):
 def instance_states(store: Reader, cluster: Cluster | str) -> list[InstanceState]:
     """Every registered instance of ``cluster`` (a Cluster or its ARN), in registration order."""
     arn = cluster if isinstance(cluster, str) else cluster.cluster_arn
-    used = usage(store.children("task", arn).values())
-    return [
-        instance_state(inst, used.get(inst.container_instance_arn))
-        for inst in store.children(ContainerInstance.KIND, arn).values()
-        if isinstance(inst, ContainerInstance) and inst.registered
-    ]
+    try:
+        per_reader = _KEPT.setdefault(store, {})
+    except TypeError:  # a reader that cannot be weakly referenced: build from scratch
+        return _Incremental().states(store, arn)
+    kept = per_reader.get(arn)
+    if kept is None:
+        kept = per_reader[arn] = _Incremental()
+    return kept.states(store, arn)
+
+
+class _Incremental:
+    """One cluster's instance states, updated from the tasks and instances that changed."""
+
+    __slots__ = ("holders", "instances", "tasks", "used")
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, Any] = {}
+        """Task key -> the task object last accounted."""
+        self.holders: dict[str, dict[str, Any]] = {}
+        """Instance ARN -> the tasks holding resources on it, by key."""
+        self.used: dict[str, Usage] = {}
+        self.instances: dict[str, tuple[ContainerInstance, InstanceState]] = {}
+
+    def states(self, store: Reader, arn: str) -> list[InstanceState]:
+        dirty = self._sync_tasks(store.children("task", arn))
+        for inst_arn in dirty:
+            held = self.holders.get(inst_arn)
+            if held:
+                self.used[inst_arn] = usage(held.values())[inst_arn]
+            else:
+                self.holders.pop(inst_arn, None)
+                self.used.pop(inst_arn, None)
+        out: list[InstanceState] = []
+        fresh: dict[str, tuple[ContainerInstance, InstanceState]] = {}
+        for inst in store.children(ContainerInstance.KIND, arn).values():
+            if not (isinstance(inst, ContainerInstance) and inst.registered):
+                continue
+            key = inst.container_instance_arn
+            kept = self.instances.get(key)
+            if kept is None or kept[0] is not inst or key in dirty:
+                kept = (inst, instance_state(inst, self.used.get(key)))
+            fresh[key] = kept
+            out.append(kept[1])
+        self.instances = fresh
+        return out
+
+    def _sync_tasks(self, tasks: Mapping[str, Any]) -> set[str]:
+        """Account the tasks that changed; return the instances whose usage changed."""
+        dirty: set[str] = set()
+        seen = self.tasks
+        for key, t in tasks.items():
+            old = seen.get(key)
+            if old is t:
+                continue
+            if old is not None:
+                self._release(key, old, dirty)
+            if t.holds_resources:
+                self.holders.setdefault(t.container_instance_arn, {})[key] = t
+                dirty.add(t.container_instance_arn)
+            seen[key] = t
+        if len(seen) != len(tasks):
+            for key in [k for k in seen if k not in tasks]:
+                self._release(key, seen.pop(key), dirty)
+        return dirty
+
+    def _release(self, key: str, old: Any, dirty: set[str]) -> None:
+        if old.holds_resources:
+            self.holders.get(old.container_instance_arn, {}).pop(key, None)
+            dirty.add(old.container_instance_arn)
+
+
+_KEPT: weakref.WeakKeyDictionary[Any, dict[str, _Incremental]] = weakref.WeakKeyDictionary()
+"""Per reader (the store, a snapshot), per cluster ARN: the states kept up to date."""
 
 
 def instance_state(inst: ContainerInstance, used: Usage | None) -> InstanceState:
