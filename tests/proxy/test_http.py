@@ -172,3 +172,26 @@ async def test_metrics_count_what_happened() -> None:
         svc = stats["services"]["api"]
         assert svc["bytes_received"] > 0 and svc["bytes_sent"] > 0
         assert stats["endpoints"][f"api/{ep0}"]["bytes_received"] > 0
+
+
+async def test_an_upstream_with_bare_lf_line_endings_is_understood() -> None:
+    """busybox httpd relays a CGI script's ``\\n`` headers as they are: still a response."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.0 200 OK\nContent-Type: text/plain\n\nhello from cgi")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.9", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        from portside.proxy.config import Endpoint
+
+        config = proxy_config(upstream(), [Endpoint("127.0.0.9", port)])
+        async with running(config) as proxy, aiohttp.ClientSession() as s, s.get(url(proxy)) as r:
+            assert r.status == 200
+            assert await r.text() == "hello from cgi"
+    finally:
+        server.close()
+        await server.wait_closed()

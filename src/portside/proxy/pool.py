@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from typing import cast
+from typing import Any, cast
 
 import httptools
 
@@ -102,13 +102,25 @@ class BodyStream:
             self._conn.abort()
 
 
+def response_parser(protocol: Any) -> httptools.HttpResponseParser:
+    """A parser for upstream responses that accepts bare LF line endings.
+
+    Applications behind the proxy are not always strict HTTP servers: busybox
+    httpd passes a CGI script's ``\n``-terminated headers through as they are.
+    The client side is parsed strictly; upstreams get this one leniency.
+    """
+    parser = httptools.HttpResponseParser(protocol)
+    parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
+    return parser
+
+
 class UpstreamConnection(asyncio.Protocol):
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
         self._stats = pool.stats
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser = response_parser(self)
         self._fresh_parser = True
         self._waiter: asyncio.Future[Response] | None = None
         self._head_only = False
@@ -170,7 +182,7 @@ class UpstreamConnection(asyncio.Protocol):
     def exchange(self, request: Request) -> asyncio.Future[Response]:
         assert self._transport is not None and self._waiter is None
         if not self._fresh_parser:
-            self._parser = httptools.HttpResponseParser(self)
+            self._parser = response_parser(self)
         self._fresh_parser = False
         self._head_only = request.method == b"HEAD"
         self._waiter = waiter = self._loop.create_future()
