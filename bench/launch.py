@@ -304,10 +304,11 @@ def docker_engine(desired: int, image: str, label: str) -> dict[str, Any]:
     import docker
 
     client = docker.from_env(timeout=120, max_pool_size=max(10, desired))
+    key, _, value = label.partition("=")  # "KEY=VALUE": also the filter that finds them again
 
     def one(i: int) -> None:
         created = client.api.create_container(
-            image, command=["sleep", "3600"], labels={label: str(i)},
+            image, command=["sleep", "3600"], labels={key: value},
             host_config=client.api.create_host_config(mem_limit=32 * 1024 * 1024),
         )  # fmt: skip
         client.api.start(created["Id"])
