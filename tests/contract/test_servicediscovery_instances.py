@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,7 +10,6 @@ from botocore.exceptions import ClientError
 
 from tests.contract.test_servicediscovery_wire import (
     JSON,
-    PROTOCOLS,
     Sandbox,
     error_code,
     sandbox,
@@ -21,17 +19,6 @@ from tests.contract.test_servicediscovery_wire import (
 from tests.helpers import Server, unique
 
 IP = {"AWS_INSTANCE_IPV4": "10.0.0.1"}
-
-
-@pytest.fixture(params=PROTOCOLS)
-def sd(server: Server, request: pytest.FixtureRequest) -> Any:
-    return sd_client(server, request.param)
-
-
-@pytest.fixture
-def box(sd: Any) -> Iterator[Sandbox]:
-    with sandbox(sd) as b:
-        yield b
 
 
 def _names(sd: Any, svc: dict[str, Any]) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ from botocore.exceptions import ClientError
 from tests.conftest import make_server
 from tests.contract.test_servicediscovery_wire import (
     JSON,
-    PROTOCOLS,
     Sandbox,
     error_code,
     sandbox,
@@ -24,17 +22,6 @@ from tests.contract.test_servicediscovery_wire import (
 from tests.helpers import Server, unique
 
 ACCOUNT = "000000000000"
-
-
-@pytest.fixture(params=PROTOCOLS)
-def sd(server: Server, request: pytest.FixtureRequest) -> Any:
-    return sd_client(server, request.param)
-
-
-@pytest.fixture
-def box(sd: Any) -> Iterator[Sandbox]:
-    with sandbox(sd) as b:
-        yield b
 
 
 def test_create_each_kind_and_get(sd: Any, box: Sandbox) -> None:

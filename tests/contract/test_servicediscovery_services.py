@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.contract.test_servicediscovery_wire import (
-    PROTOCOLS,
     Sandbox,
     error_code,
-    sandbox,
-    sd_client,
     wait_operation,
 )
-from tests.helpers import Server, unique
+from tests.helpers import unique
 
 ACCOUNT = "000000000000"
-
-
-@pytest.fixture(params=PROTOCOLS)
-def sd(server: Server, request: pytest.FixtureRequest) -> Any:
-    return sd_client(server, request.param)
-
-
-@pytest.fixture
-def box(sd: Any) -> Iterator[Sandbox]:
-    with sandbox(sd) as b:
-        yield b
 
 
 def _records(*types: str, ttl: int = 30) -> dict[str, Any]:

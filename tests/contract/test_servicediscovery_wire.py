@@ -169,17 +169,6 @@ def sandbox(sd: Any) -> Iterator[Sandbox]:
         box.close()
 
 
-@pytest.fixture(params=PROTOCOLS)
-def sd(server: Server, request: pytest.FixtureRequest) -> Any:
-    return sd_client(server, request.param)
-
-
-@pytest.fixture
-def box(sd: Any) -> Iterator[Sandbox]:
-    with sandbox(sd) as b:
-        yield b
-
-
 # -- the wire ----------------------------------------------------------------
 
 
