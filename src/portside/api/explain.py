@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from portside.aws import sigv4
+from portside.api.auth import authenticate
 from portside.aws.errors import AwsError, SerializationException
 from portside.aws.protocols import JSON
 from portside.domain.ecs.explain import explain
@@ -27,10 +27,7 @@ async def handle_explain(request: web.Request) -> web.Response:
     app = request.app[APP_KEY]
     body = await request.read()
     try:
-        caller = sigv4.verify(
-            request.method, request.raw_path.split("?", 1)[0], request.rel_url.raw_query_string,
-            request.headers, body, app.secrets, datetime.now(UTC),
-        )
+        caller = authenticate(request, body, app.secrets, datetime.now(UTC))
         try:
             params = json.loads(body or b"{}")
         except ValueError:

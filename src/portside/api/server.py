@@ -22,9 +22,9 @@ from aiohttp import web
 
 from portside.api import explain
 from portside.api.app import App
+from portside.api.auth import authenticate
 from portside.api.context import Context
 from portside.api.registry import SERVICES, ServiceApi
-from portside.aws import sigv4
 from portside.aws.errors import (
     AwsError,
     InternalFailure,
@@ -88,15 +88,7 @@ async def handle(request: web.Request) -> web.Response:
                 f"The request body exceeds {app.settings.max_body_bytes} bytes."
             ) from None
         now = datetime.now(UTC)
-        caller = sigv4.verify(
-            request.method,
-            request.raw_path.split("?", 1)[0],
-            request.rel_url.raw_query_string,
-            request.headers,
-            body,
-            app.secrets,
-            now,
-        )
+        caller = authenticate(request, body, app.secrets, now)
         handler = service.handlers.get(op_name)
         if handler is None:
             raise UnknownOperationException(

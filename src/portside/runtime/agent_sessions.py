@@ -34,7 +34,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from portside.api.app import App
-from portside.aws import sigv4
+from portside.api.auth import authenticate
 from portside.aws.errors import AwsError, InvalidSignature
 from portside.aws.shapes import decode_input
 from portside.controllers import agent_liveness
@@ -263,15 +263,7 @@ def sessions_of(app: App) -> Sessions:
 
 
 def _authorize(app: App, request: web.Request, now: datetime) -> ContainerInstance:
-    caller = sigv4.verify(
-        request.method,
-        request.raw_path.split("?", 1)[0],
-        request.rel_url.raw_query_string,
-        request.headers,
-        b"",
-        app.secrets,
-        now,
-    )
+    caller = authenticate(request, b"", app.secrets, now)
     if caller.service != "ecs":
         raise InvalidSignature(
             f"Credential should be scoped to service 'ecs', not {caller.service!r}."

@@ -21,7 +21,7 @@ from portside.dns.zone import (
     Zones,
 )
 from portside.domain.servicediscovery.dns_view import DnsNamespace, dns_view
-from portside.store.store import Delete, Store
+from portside.store.store import Store, kind_of
 
 _KINDS = ("sd_namespace", "sd_service", "sd_instance")
 
@@ -44,7 +44,7 @@ class CloudMapRegistry:
 
     def _changed(self, changes: Sequence[Any]) -> None:
         for c in changes:
-            kind = c.kind if isinstance(c, Delete) else c.KIND
+            kind = kind_of(c)
             if kind in _KINDS:
                 self._dirty = True
                 return

@@ -10,7 +10,7 @@ from typing import Any
 
 from portside.api.app import App
 from portside.controllers.registrations import decide
-from portside.store.store import ConflictError, Delete
+from portside.store.store import ConflictError, kind_of
 
 log = logging.getLogger("portside.registrations")
 _WATCHED = frozenset({"task", "service", "task_definition", "sd_service", "sd_instance"})
@@ -22,7 +22,7 @@ async def run(app: App, stop: asyncio.Event) -> None:
 
     def changed(changes: Sequence[Any]) -> None:
         for c in changes:
-            if (c.kind if isinstance(c, Delete) else c.KIND) in _WATCHED:
+            if kind_of(c) in _WATCHED:
                 wake.set()
                 return
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from portside.domain.ecs.task import Task
-from portside.store.store import Delete, Store
+from portside.store.store import Delete, Store, kind_of
 
 SD_INSTANCE = "sd_instance"
 
@@ -153,7 +153,7 @@ class NamespaceIndex:
         """The instance ARNs to re-send after ``changes`` (only for Cloud Map instances)."""
         sd_services: set[str] = set()
         for c in changes:
-            kind = c.kind if isinstance(c, Delete) else getattr(c, "KIND", None)
+            kind = kind_of(c)
             if kind in ("task", "service"):
                 self._by_sd_service = None
             elif kind == SD_INSTANCE:

@@ -50,6 +50,11 @@ class Delete:
 Change = Resource | Delete
 
 
+def kind_of(change: Change | Any) -> str | None:
+    """The store kind a change touches (a resource's KIND, or the kind a Delete names)."""
+    return change.kind if isinstance(change, Delete) else getattr(change, "KIND", None)
+
+
 class ConflictError(RuntimeError):
     """The database revision moved under us: another process writes this database."""
 
