@@ -52,15 +52,6 @@ class _Parsed:
     expires: int | None
 
 
-def scope_of(headers: Mapping[str, str], query: str) -> tuple[str, str] | None:
-    """(region, service) from a request's credential scope, without verifying it."""
-    try:
-        parsed = _parse(headers, query)
-    except (MissingAuthenticationToken, IncompleteSignature):
-        return None
-    return parsed.region, parsed.service
-
-
 def _parse(headers: Mapping[str, str], query: str) -> _Parsed:
     auth = headers.get("authorization")
     if auth:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from portside.aws.arn import is_arn, parse_arn
+from portside.aws.arn import is_arn
 from portside.domain.ecs.cluster import Cluster
 from portside.domain.ecs.model import Failure, KeyValue, StrategyItem
 from portside.domain.ecs.tags import parse_tags
@@ -25,7 +25,6 @@ from portside.store.store import Store
 
 DEFAULT = "default"
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
-INCLUDES = ("ATTACHMENTS", "CONFIGURATIONS", "SETTINGS", "STATISTICS", "TAGS")
 
 
 def cluster_arn(scope: Scope, name_or_arn: str | None) -> str:
@@ -289,8 +288,3 @@ def delete_cluster(store: Store, scope: Scope, *, cluster: str) -> Cluster:
     gone = dataclasses.replace(current, status="INACTIVE")
     store.commit([gone])
     return gone
-
-
-def cluster_name_of(arn: str) -> str:
-    parsed = parse_arn(arn)
-    return parsed.resource_path[0] if parsed and parsed.resource_path else arn

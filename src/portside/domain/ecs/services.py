@@ -15,7 +15,7 @@ from typing import Any
 from portside.aws.arn import is_arn
 from portside.domain.ecs import service_deployments
 from portside.domain.ecs.clusters import cluster_arn, get_cluster, strategy
-from portside.domain.ecs.model import Failure, StrategyItem
+from portside.domain.ecs.model import Failure
 from portside.domain.ecs.service import (
     Service,
 )
@@ -23,7 +23,12 @@ from portside.domain.ecs.service_connect import check_service_connect, ensure_di
 from portside.domain.ecs.service_deployments import primary_deployment, start_deployment
 from portside.domain.ecs.service_registries import check_service_registries
 from portside.domain.ecs.tags import parse_tags
-from portside.domain.ecs.task_launch import check_launch_target, check_network, require_active
+from portside.domain.ecs.task_launch import (
+    check_launch_target,
+    check_network,
+    launch_target,
+    require_active,
+)
 from portside.domain.errors import (
     InvalidParameterException,
     ServiceNotActiveException,
@@ -61,16 +66,6 @@ def get_service(store: Store, scope: Scope, cluster: str | None, ref: str) -> Se
     if svc.status != "ACTIVE":
         raise ServiceNotActiveException("Service was not ACTIVE.")
     return svc
-
-
-def _strategy_or_launch_type(
-    launch_type: str | None, raw_strategy: Sequence[Mapping[str, Any]] | None
-) -> tuple[str | None, tuple[StrategyItem, ...]]:
-    if launch_type and raw_strategy:
-        raise InvalidParameterException(
-            "Specifying both a launchType and capacityProviderStrategy is not supported."
-        )
-    return launch_type, strategy(raw_strategy)
 
 
 def create_service(
@@ -135,11 +130,7 @@ def create_service(
         raise InvalidParameterException("TaskDefinition must be specified.")
     td = resolve_task_definition(store, scope, task_definition)
     require_active(td)
-    lt, cps = _strategy_or_launch_type(launch_type, capacity_provider_strategy)
-    if not lt and not cps:
-        cps = c.default_capacity_provider_strategy
-        lt = None if cps else "EC2"
-    check_launch_target(store, scope, c, td, lt, cps)
+    lt, cps = launch_target(store, scope, c, td, launch_type, capacity_provider_strategy)
     check_network(td, network_configuration)
     constraints, strategies = check_placement(placement_constraints, placement_strategy)
     registries = check_service_registries(store, td, lt, service_registries)

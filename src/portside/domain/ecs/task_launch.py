@@ -13,6 +13,33 @@ from portside.domain.scope import Scope
 from portside.store.store import Store
 
 
+def launch_target(
+    store: Store,
+    scope: Scope,
+    cluster: Cluster,
+    td: Any,
+    launch_type: str | None,
+    raw_strategy: Sequence[Mapping[str, Any]] | None,
+) -> tuple[str | None, tuple[StrategyItem, ...]]:
+    """The launch type or capacity provider strategy a request runs with, checked.
+
+    Both together are refused as ECS refuses them; neither means the cluster's
+    default strategy, or EC2 when the cluster has none.
+    """
+    from portside.domain.ecs.clusters import strategy
+
+    if launch_type and raw_strategy:
+        raise InvalidParameterException(
+            "Specifying both a launchType and capacityProviderStrategy is not supported."
+        )
+    items = strategy(raw_strategy)
+    if not launch_type and not items:
+        items = cluster.default_capacity_provider_strategy
+        launch_type = None if items else "EC2"
+    check_launch_target(store, scope, cluster, td, launch_type, items)
+    return launch_type, items
+
+
 def check_launch_target(
     store: Store,
     scope: Scope,

@@ -16,11 +16,16 @@ from typing import Any
 
 from portside.aws.arn import is_arn
 from portside.domain.ecs.cluster import Cluster
-from portside.domain.ecs.clusters import get_cluster, strategy
+from portside.domain.ecs.clusters import get_cluster
 from portside.domain.ecs.model import Failure, Reservation
 from portside.domain.ecs.tags import parse_tags
 from portside.domain.ecs.task import Container, Task
-from portside.domain.ecs.task_launch import check_launch_target, check_network, require_active
+from portside.domain.ecs.task_launch import (
+    check_launch_target,
+    check_network,
+    launch_target,
+    require_active,
+)
 from portside.domain.errors import InvalidParameterException
 from portside.domain.pagination import Page, paginate
 from portside.domain.scope import Scope
@@ -162,15 +167,7 @@ def run_task(
         raise InvalidParameterException("startedBy can be at most 128 characters.")
     td = resolve_task_definition(store, scope, task_definition)
     require_active(td)
-    if launch_type and capacity_provider_strategy:
-        raise InvalidParameterException(
-            "Specifying both a launchType and capacityProviderStrategy is not supported."
-        )
-    cps = strategy(capacity_provider_strategy)
-    if not launch_type and not cps:
-        cps = c.default_capacity_provider_strategy
-        launch_type = None if cps else "EC2"
-    check_launch_target(store, scope, c, td, launch_type, cps)
+    launch_type, cps = launch_target(store, scope, c, td, launch_type, capacity_provider_strategy)
     check_network(td, network_configuration)
     td_constraints = tuple(td.placement_constraints or ())
     constraints, strategies = check_placement(
