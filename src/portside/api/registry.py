@@ -43,6 +43,11 @@ class ServiceApi:
         return str(self.model.metadata.get("targetPrefix", ""))
 
     @property
+    def protocol(self) -> str:
+        """The model's wire protocol: ``json``, ``smithy-rpc-v2-cbor``, ``query`` or ``ec2``."""
+        return str(self.model.metadata.get("protocol", ""))
+
+    @property
     def smithy_name(self) -> str:
         """The service's name in smithy-rpc-v2-cbor paths."""
         return self.target_prefix
@@ -68,4 +73,7 @@ class ServiceApi:
 ECS = ServiceApi("ecs", validation_code="InvalidParameterException")
 SERVICE_DISCOVERY = ServiceApi("servicediscovery", validation_code="InvalidInput")
 
-SERVICES: tuple[ServiceApi, ...] = (ECS, SERVICE_DISCOVERY)
+AUTOSCALING = ServiceApi("autoscaling", validation_code="ValidationError")
+EC2 = ServiceApi("ec2", validation_code="InvalidParameterValue")
+
+SERVICES: tuple[ServiceApi, ...] = (ECS, SERVICE_DISCOVERY, AUTOSCALING, EC2)

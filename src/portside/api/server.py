@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from portside.api import explain
+from portside.api import capacity, explain, service_connect_top
 from portside.api.app import App
 from portside.api.auth import authenticate
 from portside.api.context import Context
@@ -34,6 +34,8 @@ from portside.aws.errors import (
     ValidationError,
 )
 from portside.aws.protocols import CBOR, JSON, Encoded, WireProtocol
+from portside.aws.query import FORM, QueryProtocol
+from portside.aws.query import for_model as query_protocol
 from portside.aws.shapes import decode_input, encode_output
 from portside.domain.scope import Scope
 from portside.runtime import agent_sessions
@@ -41,11 +43,14 @@ from portside.runtime import agent_sessions
 log = logging.getLogger("portside.api")
 
 APP_KEY = web.AppKey("portside", App)
-_BY_TARGET = {s.target_prefix: s for s in SERVICES}
-_BY_SMITHY = {s.smithy_name: s for s in SERVICES}
+_BY_TARGET = {s.target_prefix: s for s in SERVICES if s.target_prefix}
+_BY_SMITHY = {s.smithy_name: s for s in SERVICES if s.smithy_name}
+_QUERY = {s.signing_name: s for s in SERVICES if s.protocol in ("query", "ec2")}
 
 
 def _load_handlers() -> None:
+    import portside.api.autoscaling
+    import portside.api.ec2
     import portside.api.ecs
     import portside.api.servicediscovery  # noqa: F401
 
@@ -64,10 +69,27 @@ def _route(request: web.Request) -> tuple[ServiceApi, str, WireProtocol]:
         if service is None:
             raise UnknownServiceError(f"portside does not serve the service {parts[1]!r}")
         return service, parts[3], CBOR
+    if request.content_type == FORM:
+        # query and ec2: the SigV4 scope names the service, the body's Action the operation.
+        name = _scope_service(request)
+        query = _QUERY.get(name)
+        if query is None:
+            raise UnknownServiceError(f"portside does not serve the query service {name!r}")
+        protocol = query_protocol(query.protocol, query.model.metadata["xmlNamespace"])
+        return query, "", protocol
     raise UnknownServiceError(
         "The request names no service: send X-Amz-Target (awsJson1.1) or "
         "POST /service/NAME/operation/OP (smithy-rpc-v2-cbor)."
     )
+
+
+def _scope_service(request: web.Request) -> str:
+    """The service of the request's SigV4 credential scope (checked later by authenticate)."""
+    auth = request.headers.get("Authorization", "")
+    credential = auth.partition("Credential=")[2].split(",", 1)[0]
+    credential = credential or request.query.get("X-Amz-Credential", "")
+    parts = credential.split("/")
+    return parts[3] if len(parts) == 5 else ""
 
 
 def _respond(encoded: Encoded) -> web.Response:
@@ -89,6 +111,8 @@ async def handle(request: web.Request) -> web.Response:
             ) from None
         now = datetime.now(UTC)
         caller = authenticate(request, body, app.secrets, now)
+        if isinstance(protocol, QueryProtocol):
+            op_name = protocol.action(body)
         handler = service.handlers.get(op_name)
         if handler is None:
             raise UnknownOperationException(
@@ -97,6 +121,8 @@ async def handle(request: web.Request) -> web.Response:
                 else f"Unknown operation {op_name!r} for {service.model_name}"
             )
         operation = service.operation_model(op_name)
+        if isinstance(protocol, QueryProtocol):
+            protocol = protocol.bind(operation)
         try:
             params = decode_input(operation.input_shape, protocol.decode(body))
         except ValidationError as exc:
@@ -145,6 +171,9 @@ def make_app(app: App) -> web.Application:
     web_app.router.add_get("/health", health)
     web_app.router.add_get(agent_sessions.PATH, agent_sessions.handle)
     web_app.router.add_post(explain.PATH, explain.handle_explain)
+    web_app.router.add_post(capacity.PATH, capacity.handle_capacity)
+    web_app.router.add_get(capacity.METRICS_PATH, capacity.handle_metrics)
+    web_app.router.add_post(service_connect_top.PATH, service_connect_top.handle_top)
     web_app.router.add_route("POST", "/{tail:.*}", handle)
     return web_app
 

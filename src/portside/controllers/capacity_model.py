@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 # Auto Scaling lifecycle states (DescribeAutoScalingInstances' LifecycleState).
 PENDING = "Pending"
@@ -53,6 +53,15 @@ class InstanceSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupTag:
+    """A tag of an Auto Scaling group (``portside:launcher`` and friends pick the launcher)."""
+
+    key: str
+    value: str = ""
+    propagate_at_launch: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class InstanceGroup:
     """An Auto Scaling group (the parts ECS managed scaling and the launchers use)."""
 
@@ -72,6 +81,18 @@ class InstanceGroup:
     on_demand_percentage_above_base_capacity: int = 100
     """MixedInstancesPolicy's InstancesDistribution (100: no Spot)."""
     launcher: str = "simulated"  # simulated | local | command
+    launch_command: str | None = None
+    """``command`` launcher: the shell command that starts an instance (docs/capacity.md)."""
+    terminate_command: str | None = None
+    """``command`` launcher: the shell command that stops one."""
+    tags: tuple[GroupTag, ...] = ()
+    launch_template: Any = None
+    """The LaunchTemplateSpecification as described (snake_case), or None."""
+    mixed_instances_policy: Any = None
+    """The MixedInstancesPolicy as given (snake_case), or None."""
+    vpc_zone_identifier: str | None = None
+    status: str | None = None
+    """None, or ``Delete in progress`` after a forced delete while instances terminate."""
 
     @property
     def key(self) -> str:

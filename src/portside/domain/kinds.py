@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from portside.controllers.capacity_model import GroupInstance, InstanceGroup, ScalingState
+from portside.domain.autoscaling.launch_template import LaunchTemplate
 from portside.domain.ecs.account_setting import AccountSetting
 from portside.domain.ecs.agent_credential import AgentCredential
 from portside.domain.ecs.capacity_provider import CapacityProvider
@@ -11,6 +13,7 @@ from portside.domain.ecs.cluster import Cluster
 from portside.domain.ecs.container_instance import ContainerInstance
 from portside.domain.ecs.placement_record import PlacementRecord
 from portside.domain.ecs.service import Service
+from portside.domain.ecs.service_connect_authority import ServiceConnectAuthority
 from portside.domain.ecs.task import Task
 from portside.domain.ecs.task_definition import TaskDefinition, TaskDefinitionFamily
 from portside.domain.servicediscovery.instance import Instance as SdInstance
@@ -31,5 +34,8 @@ KINDS: dict[str, type[Any]] = {
         Task,
         TaskDefinition, TaskDefinitionFamily,
         SdNamespace, SdService, SdInstance, SdOperation,
+        ServiceConnectAuthority,
+        InstanceGroup, GroupInstance, ScalingState,
+        LaunchTemplate,
     )
 }

@@ -36,7 +36,7 @@ import yaml
 
 from portside.aws.errors import SerializationException, ValidationError
 from portside.aws.shapes import decode_input
-from portside.sim.instance_types import InstanceType
+from portside.domain.autoscaling.instance_types import InstanceType
 
 DEFAULT_START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
 ECS_EVENTS = {
@@ -47,7 +47,7 @@ ECS_EVENTS = {
     "updateCapacityProvider": "UpdateCapacityProvider",
     "putClusterCapacityProviders": "PutClusterCapacityProviders",
 }
-SIM_EVENTS = ("azOutage", "spotInterruption")
+SIM_EVENTS = ("azOutage", "spotInterruption", "fargateSpotInterruption")
 _session = botocore.session.get_session()
 
 
@@ -83,7 +83,7 @@ class Request:
 @dataclass(frozen=True, slots=True)
 class Event:
     at: timedelta
-    kind: str  # an ECS operation name, or azOutage | spotInterruption
+    kind: str  # an ECS operation name, or azOutage | spotInterruption | fargateSpotInterruption
     params: dict[str, Any]
     where: str
 
@@ -304,6 +304,13 @@ def _event(raw: Any, where: str) -> Event:
             raise ScenarioError(f"{where}.spotInterruption: give one of count or fraction")
         params = {"group": str(body["autoScalingGroupName"]), "count": count, "fraction": fraction}
         return Event(at, key, params, f"{where}.spotInterruption")
+    if key == "fargateSpotInterruption":
+        body = body if isinstance(body, Mapping) else {}
+        count, fraction = body.get("count"), body.get("fraction")
+        if (count is None) == (fraction is None):
+            raise ScenarioError(f"{where}.fargateSpotInterruption: give one of count or fraction")
+        return Event(at, key, {"count": count, "fraction": fraction},
+                     f"{where}.fargateSpotInterruption")
     raise ScenarioError(
         f"{where}: unknown action {key!r} (use one of {', '.join([*ECS_EVENTS, *SIM_EVENTS])})"
     )

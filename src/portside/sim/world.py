@@ -14,19 +14,19 @@ ids are numbered in the order deployments are made.
 from __future__ import annotations
 
 import dataclasses
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
 from portside.aws.errors import AwsError
 from portside.controllers.capacity import find_group
-from portside.controllers.capacity_model import InstanceGroup, InstanceSpec
+from portside.controllers.capacity_model import InstanceGroup
+from portside.domain.autoscaling.group_build import ResolvedTemplate, build_group
+from portside.domain.autoscaling.instance_types import Catalogue
 from portside.domain.ecs import capacity_providers, clusters, services, task_definitions
 from portside.domain.ecs.capacity_provider import CapacityProvider
 from portside.domain.ecs.service import Service
 from portside.domain.scope import Scope
-from portside.sim.instance_types import Catalogue, UnknownInstanceType
 from portside.sim.scenario import Request, Scenario, ScenarioError
 from portside.sim.state import SimState
 from portside.store.store import Store
@@ -119,83 +119,32 @@ class World:
             )
 
     def _group(self, r: Request, templates: Mapping[str, Request], now: datetime) -> InstanceGroup:
-        p = r.params
-        name = p["auto_scaling_group_name"]
-        types, spot = self._types(r, templates)
-        zones = list(p.get("availability_zones") or [])
-        for subnet in filter(None, (p.get("vpc_zone_identifier") or "").split(",")):
-            zone = self.scenario.subnets.get(subnet.strip())
+        """The group, built by the same function CreateAutoScalingGroup uses."""
+
+        def template_of(ref: Mapping[str, Any]) -> ResolvedTemplate:
+            name = ref.get("launch_template_name") or ref.get("launch_template_id") or ""
+            template = templates.get(name)
+            if template is None:
+                raise AwsError(f"launch template {name!r} is not under launchTemplates")
+            data = template.params.get("launch_template_data") or {}
+            return ResolvedTemplate(name, name, data)
+
+        def zone_of(subnet: str) -> str:
+            zone = self.scenario.subnets.get(subnet)
             if zone is None:
-                raise ScenarioError(
-                    f"{r.where}: subnet {subnet.strip()!r} is not under subnets (map each "
-                    "subnet id to its Availability Zone)"
+                raise AwsError(
+                    f"subnet {subnet!r} is not under subnets (map each subnet id to its "
+                    "Availability Zone)"
                 )
-            zones.append(zone)
-        if not zones:
-            raise ScenarioError(f"{r.where}: give AvailabilityZones or VPCZoneIdentifier")
-        dist = (p.get("mixed_instances_policy") or {}).get("instances_distribution") or {}
-        pct = dist.get("on_demand_percentage_above_base_capacity", 100)
-        min_size, max_size = p["min_size"], p["max_size"]
-        desired = p.get("desired_capacity", min_size)
-        if not min_size <= desired <= max_size:
-            raise ScenarioError(f"{r.where}: DesiredCapacity must be between MinSize and MaxSize")
-        arn = (
-            f"arn:aws:autoscaling:{self.scope.region}:{self.scope.account}:autoScalingGroup:"
-            f"{uuid.uuid5(uuid.NAMESPACE_URL, name)}:autoScalingGroupName/{name}"
-        )
-        return InstanceGroup(
-            auto_scaling_group_arn=arn,
-            auto_scaling_group_name=name,
-            created_at=now,
-            instance_types=types,
-            availability_zones=tuple(dict.fromkeys(zones)),
-            min_size=min_size,
-            max_size=max_size,
-            desired_capacity=desired,
-            new_instances_protected_from_scale_in=bool(
-                p.get("new_instances_protected_from_scale_in")
-            ),
-            on_demand_base_capacity=dist.get("on_demand_base_capacity", 0),
-            on_demand_percentage_above_base_capacity=0 if spot else pct,
-        )
+            return zone
 
-    def _types(
-        self, r: Request, templates: Mapping[str, Request]
-    ) -> tuple[tuple[InstanceSpec, ...], bool]:
-        p = r.params
-        mixed = p.get("mixed_instances_policy")
-        ref = (mixed or {}).get("launch_template", {}).get("launch_template_specification") or (
-            p.get("launch_template")
-        )
-        if not ref:
-            raise ScenarioError(f"{r.where}: give LaunchTemplate or MixedInstancesPolicy")
-        name = ref.get("launch_template_name") or ref.get("launch_template_id")
-        template = templates.get(name or "")
-        if template is None:
-            raise ScenarioError(f"{r.where}: launch template {name!r} is not under launchTemplates")
-        data = template.params.get("launch_template_data") or {}
-        names = [o["instance_type"] for o in (mixed or {}).get("launch_template", {}).get(
-            "overrides", []) if o.get("instance_type")]  # fmt: skip
-        if not names and data.get("instance_type"):
-            names = [data["instance_type"]]
-        if not names:
-            raise ScenarioError(
-                f"{r.where}: no instance type: set LaunchTemplateData.InstanceType or "
-                "MixedInstancesPolicy overrides"
-            )
         try:
-            specs = tuple(self.spec(n) for n in names)
-        except UnknownInstanceType as exc:
-            raise ScenarioError(f"{r.where}: {exc}") from None
-        market = (data.get("instance_market_options") or {}).get("market_type")
-        return specs, market == "spot"
-
-    def spec(self, name: str) -> InstanceSpec:
-        t = self.catalogue[name]
-        return InstanceSpec(
-            name=t.name, cpu=t.cpu_units, memory=t.registered_memory(), eni_slots=t.eni_slots,
-            gpus=t.gpus, architecture=t.architecture, price_per_hour=t.price_per_hour,
-        )  # fmt: skip
+            return build_group(
+                r.params, scope=self.scope, now=now, template_of=template_of, zone_of=zone_of,
+                catalogue=self.catalogue, launcher="simulated",
+            )  # fmt: skip
+        except AwsError as exc:
+            raise ScenarioError(f"{r.where}: {exc.message}") from None
 
     def provider_of_group(self, group_arn: str) -> CapacityProvider | None:
         for p in self.state.all(CapacityProvider.KIND).values():

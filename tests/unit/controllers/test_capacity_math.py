@@ -12,9 +12,9 @@ from portside.controllers.capacity_math import (
     reservation,
 )
 from portside.controllers.capacity_model import InstanceSpec
+from portside.domain.autoscaling.instance_types import CATALOGUE, Catalogue, UnknownInstanceType
 from portside.domain.ecs.model import PortReservation
 from portside.scheduler.model import Constraint, TaskRequest
-from portside.sim.instance_types import CATALOGUE, Catalogue, UnknownInstanceType
 
 M5_LARGE = InstanceSpec("m5.large", cpu=2048, memory=7985, eni_slots=2)
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from portside.controllers.capacity_model import InstanceSpec
+
 MEMORY_SHARE = 7985 / 8192
 """Registered / installed memory, from ECS's m4.large example."""
 
@@ -103,7 +105,7 @@ class UnknownInstanceType(KeyError):
         known = ", ".join(sorted({t.family for t in CATALOGUE.values()}))
         return (
             f"unknown instance type {self.args[0]!r}: the catalogue has the {known} families; "
-            "describe others under instanceTypes in the scenario"
+            "a simulator scenario can describe others under instanceTypes"
         )
 
 
@@ -127,3 +129,11 @@ class Catalogue:
 
     def with_price(self, name: str, price: float) -> InstanceType:
         return replace(self[name], price_per_hour=price)
+
+
+def instance_spec(t: InstanceType) -> InstanceSpec:
+    """What an instance of type ``t`` registers with ECS (cpu units, MiB, ENI slots)."""
+    return InstanceSpec(
+        name=t.name, cpu=t.cpu_units, memory=t.registered_memory(), eni_slots=t.eni_slots,
+        gpus=t.gpus, architecture=t.architecture, price_per_hour=t.price_per_hour,
+    )  # fmt: skip
