@@ -7,45 +7,25 @@ SigV4-signed like any request (service ``ecs``); answers
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
-from aiohttp import web
-
-from portside.api.auth import authenticate
-from portside.aws.errors import AwsError, SerializationException
-from portside.aws.protocols import JSON
+from portside.api.app import App
+from portside.api.own import signed_json
 from portside.domain.ecs.explain import explain
 from portside.domain.scope import Scope
 
 PATH = "/_portside/explain"
 
 
-async def handle_explain(request: web.Request) -> web.Response:
-    from portside.api.server import APP_KEY
-
-    app = request.app[APP_KEY]
-    body = await request.read()
-    try:
-        caller = authenticate(request, body, app.secrets, datetime.now(UTC))
-        try:
-            params = json.loads(body or b"{}")
-        except ValueError:
-            raise SerializationException("The body must be a JSON object.") from None
-        if not isinstance(params, dict):
-            raise SerializationException("The body must be a JSON object.")
-        record = explain(
-            app.store,
-            Scope(app.settings.account_id, caller.region),
-            params.get("cluster"),
-            params.get("subject"),
-        )
-    except AwsError as exc:
-        enc = JSON.encode_error(exc, "com.amazonaws.ecs", "")
-        return web.Response(status=enc.status, body=enc.body, headers=enc.headers)
-    return web.json_response({
+def _explain(app: App, scope: Scope, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    record = explain(app.store, scope, params.get("cluster"), params.get("subject"))
+    return {
         "subject": record.subject,
         "createdAt": record.created_at.isoformat(),
         "strategies": list(record.strategies),
         "explanation": record.explanation,
-    })
+    }
+
+
+handle_explain = signed_json(_explain)

@@ -54,8 +54,10 @@ Killing the agent leaves its tasks running; started again with the same
 @click.option("--cpu", type=int, default=None, help="CPU units to offer [1024 per core].")
 @click.option("--memory", type=int, default=None, help="MiB to offer [the machine's memory].")
 @click.option("--attribute", "attributes", multiple=True, help="Custom attribute NAME[=VALUE] (repeatable).")
-@click.option("--access-key", default="test", show_default=True, help="Bootstrap key for registration.")
-@click.option("--secret-key", default="test", show_default=True)
+@click.option("--access-key", default="test", show_default=True, envvar="PORTSIDE_AGENT_ACCESS_KEY",
+              help="Bootstrap key for registration (or PORTSIDE_AGENT_ACCESS_KEY).")
+@click.option("--secret-key", default="test", show_default=True, envvar="PORTSIDE_AGENT_SECRET_KEY",
+              help="Its secret (or PORTSIDE_AGENT_SECRET_KEY, kept out of the process list).")
 @click.option("--metadata-port", type=int, default=None, help="Task metadata endpoint port [saved, else any].")
 @click.option("--awsvpc-subnet", default="10.213.0.0/16", show_default=True, help="Docker awsvpc network subnet.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")

@@ -115,26 +115,32 @@ class CapacityDecision:
 
 
 def decide_all(
-    snapshot: Snapshot, now: datetime, loads: dict[str, Workload] | None = None
+    snapshot: Snapshot, now: datetime, loads: dict[str, Workload] | None = None,
+    scale_in_after: timedelta = SCALE_IN_AFTER,
 ) -> list[CapacityDecision]:
     """A decision for every ACTIVE provider with managed scaling, one task pass per cluster.
 
     ``loads`` (cluster ARN -> :func:`workload`) is filled in as clusters are read; a
     caller that knows no task, service or instance changed since may pass it back.
+    ``scale_in_after`` is ECS's 15 minutes unless the caller shortens it (the live
+    loop's ``PORTSIDE_SCALE_IN_AFTER``, for tests and demos).
     """
     loads = {} if loads is None else loads
     out: list[CapacityDecision] = []
     for provider in snapshot.all(CapacityProvider.KIND).values():
         if _managed(provider):
-            out.append(_decide(snapshot, provider, now, loads))
+            out.append(_decide(snapshot, provider, now, loads, scale_in_after))
     return out
 
 
-def decide(snapshot: Snapshot, provider_arn: str, now: datetime) -> CapacityDecision:
+def decide(
+    snapshot: Snapshot, provider_arn: str, now: datetime,
+    scale_in_after: timedelta = SCALE_IN_AFTER,
+) -> CapacityDecision:
     provider = snapshot.get(CapacityProvider.KIND, provider_arn)
     if not isinstance(provider, CapacityProvider) or not _managed(provider):
         return CapacityDecision(provider_arn)
-    return _decide(snapshot, provider, now, {})
+    return _decide(snapshot, provider, now, {}, scale_in_after)
 
 
 def _managed(p: CapacityProvider) -> bool:
@@ -165,6 +171,7 @@ class _Pass:
             snapshot, provider, group, now, load
         )
         self.scaling = asg.managed_scaling
+        self.warmup = timedelta(seconds=self.scaling.instance_warmup_period)
         self.protect = asg.managed_termination_protection == ENABLED
         self.drain = asg.managed_draining == ENABLED
         self.all = list(snapshot.children(GroupInstance.KIND, group.auto_scaling_group_arn).values())
@@ -205,7 +212,7 @@ class _Pass:
         c = self.container(i)
         if c is None or c.status != "ACTIVE":
             return False
-        return self.now - i.launched_at >= timedelta(seconds=self.scaling.instance_warmup_period)
+        return self.now - i.launched_at >= self.warmup
 
     def record(self, action: str, before: int, after: int, value: float, cause: str) -> None:
         self.activities.append(ScalingActivity(
@@ -215,7 +222,8 @@ class _Pass:
 
 
 def _decide(
-    snapshot: Snapshot, provider: CapacityProvider, now: datetime, loads: dict[str, Workload]
+    snapshot: Snapshot, provider: CapacityProvider, now: datetime, loads: dict[str, Workload],
+    scale_in_after: timedelta = SCALE_IN_AFTER,
 ) -> CapacityDecision:
     asg = provider.auto_scaling_group_provider
     assert asg is not None
@@ -230,7 +238,7 @@ def _decide(
         _protect(p)
     _finish_draining(p)
 
-    live = [p.current(i) for i in p.all if p.current(i).live]
+    live = [i for i in map(p.current, p.all) if i.live]
     warm = [i for i in live if p.warm(i)]
     warming = len(live) - len(warm)
     busy = sum(1 for i in live if p.busy(i))
@@ -257,8 +265,8 @@ def _decide(
         new_group = _scale_out(p, live, m, n, value, waiting_n)
     elif value < target:
         below = below or now
-        if now - below >= SCALE_IN_AFTER and not warming and not waiting_n:
-            new_group, scaled = _scale_in(p, live, m, n, value)
+        if now - below >= scale_in_after and not warming and not waiting_n:
+            new_group, scaled = _scale_in(p, live, m, n, value, scale_in_after)
             if scaled:
                 below = now
     else:
@@ -389,7 +397,7 @@ def _scale_out(p: _Pass, live: Sequence[GroupInstance], m: int, n: int, value: f
 
 
 def _scale_in(p: _Pass, live: Sequence[GroupInstance], m: int, n: int,
-              value: float) -> tuple[InstanceGroup, bool]:  # fmt: skip
+              value: float, waited: timedelta = SCALE_IN_AFTER) -> tuple[InstanceGroup, bool]:  # fmt: skip
     ms, group = p.scaling, p.group
     want = max(desired_capacity(m, n, ms.target_capacity), group.min_size)
     total = len(live)
@@ -411,8 +419,15 @@ def _scale_in(p: _Pass, live: Sequence[GroupInstance], m: int, n: int,
     after = total - len(victims)
     ids = ", ".join(v.instance_id for v in victims)
     p.record("scale-in", total, after, value, (
-        f"{METRIC} {value:.1f} % has been below the target {ms.target_capacity} % for 15 "
-        f"minutes: M = {m} instances needed, N = {n} running; target tracking wants {want}. "
+        f"{METRIC} {value:.1f} % has been below the target {ms.target_capacity} % for "
+        f"{_span(waited)}: M = {m} instances needed, N = {n} running; target tracking wants {want}. "
         f"Removing {ids}" + (" after draining" if p.drain else "") + "."
     ))  # fmt: skip
     return dataclasses.replace(group, desired_capacity=after), True
+
+
+def _span(d: timedelta) -> str:
+    """``15 minutes``, ``90 seconds``: how long the metric stayed below target."""
+    s = int(d.total_seconds())
+    n, unit = (s // 60, "minute") if s and s % 60 == 0 else (s, "second")
+    return f"{n} {unit}" + ("" if n == 1 else "s")

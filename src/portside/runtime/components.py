@@ -26,4 +26,10 @@ def components() -> list[Component]:
     from portside.runtime import registrations
 
     found.append(registrations.run)
+    from portside.runtime import capacity
+
+    found.append(capacity.run)
+    from portside.runtime import retention
+
+    found.append(retention.run)
     return found

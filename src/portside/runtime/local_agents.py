@@ -2,8 +2,9 @@
 
 Each agent is its own ``portside agent`` process with its own state directory,
 so ``--instances 3 --azs a,b,c`` gives three container instances in three
-zones, and a crash of one leaves the others running. They stop with the
-control plane.
+zones, and a crash of one leaves the others running. Unless ``--no-fargate``,
+one more agent is the Fargate pool (docs/fargate.md): hidden from the API, it
+runs the FARGATE tasks. They stop with the control plane.
 """
 
 from __future__ import annotations
@@ -41,6 +42,39 @@ def zone_names(azs: str, region: str) -> list[str]:
     return out or [f"{region}a"]
 
 
+def agent_args(
+    endpoint: str, cluster: str, driver: str, state_dir: Path, region: str, zone: str, *,
+    cpu: int | None = None, memory: int | None = None, instance_type: str | None = None,
+    attributes: tuple[tuple[str, str], ...] = (),
+) -> list[str]:  # fmt: skip
+    """The ``portside agent`` command line for one local container instance."""
+    args = [
+        sys.executable, "-m", "portside.cli.main", "agent",
+        "--endpoint", endpoint, "--cluster", cluster, "--driver", driver,
+        "--state-dir", str(state_dir), "--region", region, "--az", zone,
+    ]  # fmt: skip
+    if cpu is not None:
+        args += ["--cpu", str(cpu)]
+    if memory is not None:
+        args += ["--memory", str(memory)]
+    if instance_type is not None:
+        args += ["--instance-type", instance_type]
+    for name, value in attributes:
+        args += ["--attribute", f"{name}={value}"]
+    return args
+
+
+def spawn_agent(
+    args: list[str], state_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start an agent in its own session, logging to ``STATE_DIR/agent.log``."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "agent.log", "ab") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                env=env if env is not None else dict(os.environ),
+                                start_new_session=True)  # fmt: skip
+
+
 @dataclass
 class LocalAgents:
     endpoint: str
@@ -54,24 +88,32 @@ class LocalAgents:
         logs = []
         for i in range(count):
             state = self.data_dir / "agents" / f"agent-{i}"
-            state.mkdir(parents=True, exist_ok=True)
-            args = [
-                sys.executable, "-m", "portside.cli.main", "agent",
-                "--endpoint", self.endpoint, "--cluster", "default", "--driver", self.driver,
-                "--state-dir", str(state), "--region", self.region, "--az", zones[i % len(zones)],
-            ]
-            if cpu is not None:
-                args += ["--cpu", str(cpu)]
-            if memory is not None:
-                args += ["--memory", str(memory)]
-            log = state / "agent.log"
-            with open(log, "ab") as out:
-                self.procs.append(
-                    subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                     env=dict(os.environ), start_new_session=True)
-                )
-            logs.append(str(log))
+            args = agent_args(self.endpoint, "default", self.driver, state, self.region,
+                              zones[i % len(zones)], cpu=cpu, memory=memory)  # fmt: skip
+            self.procs.append(spawn_agent(args, state))
+            logs.append(str(state / "agent.log"))
         return logs
+
+    def start_fargate_pool(self, zone: str) -> str:
+        """The hidden agent that runs FARGATE tasks with the machine's capacity
+        (domain/ecs/fargate.py); return its log path."""
+        from portside.domain.ecs.fargate import POOL_ATTRIBUTE
+
+        state = self.data_dir / "agents" / "fargate-pool"
+        state.mkdir(parents=True, exist_ok=True)
+        args = [
+            sys.executable, "-m", "portside.cli.main", "agent",
+            "--endpoint", self.endpoint, "--cluster", "default", "--driver", self.driver,
+            "--state-dir", str(state), "--region", self.region, "--az", zone,
+            "--instance-type", "fargate", "--attribute", f"{POOL_ATTRIBUTE}=true",
+        ]
+        log = state / "agent.log"
+        with open(log, "ab") as out:
+            self.procs.append(
+                subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
+                                 env=dict(os.environ), start_new_session=True)
+            )
+        return str(log)
 
     def stop(self, timeout: float = 20) -> None:
         for p in self.procs:
