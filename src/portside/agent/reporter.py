@@ -57,15 +57,20 @@ class Reporter:
         self.sent: list[Change] = []  # the last few, for diagnostics
         self.calls = 0
 
+    def _cluster(self, task_arn: str) -> str:
+        """The task's own cluster (a Fargate pool runs every cluster's tasks), else ours."""
+        parts = task_arn.split(":", 5)[-1].split("/")
+        return parts[1] if len(parts) == 3 and parts[0] == "task" else self.cluster
+
     def task_changed(self, task_arn: str, status: str, **fields: Any) -> None:
-        params = {"cluster": self.cluster, "task": task_arn, "status": status, **fields}
+        params = {"cluster": self._cluster(task_arn), "task": task_arn, "status": status, **fields}
         self._enqueue(task_arn, Change("SubmitTaskStateChange", params))
 
     def container_changed(self, task_arn: str, container: dict[str, Any]) -> None:
         # SubmitContainerStateChange has no imageDigest (only the task-level
         # ContainerStateChange does): the server refuses unknown parameters.
         fields = {k: v for k, v in container.items() if k != "imageDigest"}
-        params = {"cluster": self.cluster, "task": task_arn, **fields}
+        params = {"cluster": self._cluster(task_arn), "task": task_arn, **fields}
         self._enqueue(task_arn, Change("SubmitContainerStateChange", params))
 
     def _enqueue(self, task_arn: str, change: Change) -> None:

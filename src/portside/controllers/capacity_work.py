@@ -6,13 +6,16 @@ One pass over a cluster's tasks gives, for every provider at once:
   scaling counts as needed, and managed termination protection protects);
 - the work waiting for each provider, grouped by identical requirements (the
   scheduler's :class:`~portside.scheduler.model.TaskRequest`): tasks recorded
-  in PROVISIONING without an instance, and — since portside's service
-  scheduler does not record the tasks it cannot place — each service's
-  shortfall, counted as its REPLICA scheduler counts launches (desired minus
-  the primary deployment's tasks on ACTIVE instances, within maximumPercent)
-  and split over the providers of its strategy exactly as it splits launches
+  in PROVISIONING without an instance (RunTask's, and the service tasks an
+  Auto Scaling provider had no room for: controllers/launch.py records them so,
+  as ECS does), a service's under its own placement request; and each
+  service's remaining shortfall, counted as its REPLICA scheduler counts
+  launches (desired minus the primary deployment's tasks on ACTIVE instances
+  or waiting in PROVISIONING, within maximumPercent) and split over the
+  providers of its strategy exactly as it splits launches
   (``placement.split_by_strategy``, base then weight, counting the service's
-  tasks already on each provider).
+  tasks already on each provider). A waiting task counts among the kept
+  ones, so it is never counted twice.
 
 Tasks without a capacity provider strategy (a launch type instead) ask no
 provider for anything, as in ECS.
@@ -82,18 +85,24 @@ def workload(snapshot: Snapshot, cluster_arn: str) -> Workload:
     counts: dict[str, _Counts] = {}
     requests = _Requests(snapshot)
     draining: dict[str, bool] = {}
+    occupied, busy = out.occupied, out.busy  # (hot loop: every task of the cluster)
     for t in snapshot.children(Task.KIND, cluster_arn).values():
         if t.last_status == "STOPPED":
             continue
         inst = t.container_instance_arn
         if inst is not None:
-            out.occupied.add(inst)
+            occupied.add(inst)
             if t.service_arn not in daemons:
-                out.busy.add(inst)
+                busy.add(inst)
         elif t.last_status == "PROVISIONING" and t.capacity_provider_name:
-            req = requests.of_task(t)
+            svc = services.get(t.service_arn) if t.service_arn else None
+            req = (
+                requests.of_service(svc, t.task_definition_arn, t.launch_type) if svc
+                else requests.of_task(t)
+            )  # fmt: skip
             if req is not None:
-                out.add(t.capacity_provider_name, req, 1, task=t.task_arn)
+                out.add(t.capacity_provider_name, req, 1, task=t.task_arn,
+                        service=t.service_arn)  # fmt: skip
         if t.service_arn is None or t.service_arn in daemons:
             continue
         c = counts.get(t.service_arn)
@@ -104,8 +113,8 @@ def workload(snapshot: Snapshot, cluster_arn: str) -> Workload:
             continue
         if t.capacity_provider_name:
             c.providers[t.capacity_provider_name] = c.providers.get(t.capacity_provider_name, 0) + 1
-        if t.started_by == primaries.get(t.service_arn) and not _on_draining(
-            snapshot, inst, draining
+        if t.started_by == primaries.get(t.service_arn) and not (
+            draining[inst] if inst in draining else _on_draining(snapshot, inst, draining)
         ):
             c.kept += 1
     for arn, svc in services.items():

@@ -52,6 +52,11 @@ def started(name: str, task_ids: Sequence[str]) -> str:
     return f"{_prefix(name)} has started {len(task_ids)} tasks: {_tasks(task_ids)}."
 
 
+def placed(name: str, task_ids: Sequence[str]) -> str:
+    """Tasks that waited in PROVISIONING found an instance (portside's wording)."""
+    return f"{_prefix(name)} has placed {len(task_ids)} provisioning tasks: {_tasks(task_ids)}."
+
+
 def stopped(name: str, task_ids: Sequence[str]) -> str:
     return f"{_prefix(name)} has stopped {len(task_ids)} running tasks: {_tasks(task_ids)}."
 

@@ -46,10 +46,18 @@ def _wire(name: str, value: Any) -> Any:
 
 
 def instance_tasks(store: Store, instance: ContainerInstance) -> list[Task]:
-    """The tasks placed on ``instance`` that are not STOPPED yet, oldest first."""
+    """The tasks placed on ``instance`` that are not STOPPED yet, oldest first.
+
+    The Fargate pool (domain/ecs/fargate.py) runs the Fargate tasks of every cluster."""
+    from portside.domain.ecs.fargate import is_pool
+
+    found = (
+        store.all(Task.KIND) if is_pool(instance)
+        else store.children(Task.KIND, instance.cluster_arn)
+    )  # fmt: skip
     return [
         t
-        for t in store.children(Task.KIND, instance.cluster_arn).values()
+        for t in found.values()
         if t.container_instance_arn == instance.container_instance_arn
         and t.last_status != "STOPPED"
     ]

@@ -16,6 +16,9 @@ run without an ``await`` in between, so on the single event loop a decision
 cannot be overtaken; a ConflictError can only mean another process writes the
 database, and the service is decided again on the next pass.
 
+A pass also places the noted clusters' standalone tasks (RunTask's) that wait
+in PROVISIONING for their capacity provider (controllers/standalone.py).
+
 Settings (environment, until the control plane's Settings carry them):
 ``PORTSIDE_SERVICE_AGENT_GRACE`` (seconds an agent may be disconnected before
 its service tasks are replaced elsewhere, default 300) and
@@ -34,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 
 from portside.api.app import App
 from portside.aws.arn import parse_arn
+from portside.controllers import standalone
 from portside.controllers.services import decide
 from portside.controllers.task_state import Policy
 from portside.domain.ecs.cluster import Cluster
@@ -91,6 +95,8 @@ class Reconciler:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.dirty: set[str] = set(store.all(Cluster.KIND))
         self.timers: dict[str, datetime] = {}
+        self.standalone: set[str] = set()
+        """Dirty clusters whose waiting standalone tasks to place (controllers/standalone.py)."""
         self.wakeup = asyncio.Event()
         store.subscribe(self.note)
 
@@ -105,6 +111,7 @@ class Reconciler:
     def due(self, now: datetime) -> list[str]:
         """The services to decide for now: those of dirty clusters, and due timers."""
         clusters, self.dirty = self.dirty, set()
+        self.standalone |= clusters
         arns: dict[str, None] = {}
         for c in clusters:
             for s in self.store.children(Service.KIND, c).values():
@@ -122,7 +129,24 @@ class Reconciler:
         written = 0
         for arn in self.due(now):
             written += self.reconcile(arn, now)
+        clusters, self.standalone = self.standalone, set()
+        for cluster in clusters:
+            written += self.place_standalone(cluster)
         return written
+
+    def place_standalone(self, cluster_arn: str) -> int:
+        """Place the cluster's standalone tasks waiting in PROVISIONING that fit now."""
+        try:
+            revision = self.store.revision
+            placed = standalone.decide(self.store, cluster_arn)
+            if placed:
+                self.store.commit(placed, expected_revision=revision)
+            return 1 if placed else 0
+        except ConflictError:
+            self.dirty.add(cluster_arn)
+        except Exception:
+            log.exception("cluster %s: placing waiting tasks failed", cluster_arn)
+        return 0
 
     def reconcile(self, service_arn: str, now: datetime) -> int:
         try:

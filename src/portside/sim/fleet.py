@@ -14,7 +14,8 @@ The fleet plays the parts AWS plays around ECS:
 - **EC2 events**: a Spot interruption notice sets the instance DRAINING (the
   agent's ``ECS_ENABLE_SPOT_INSTANCE_DRAINING``) two minutes before it goes; an
   Availability Zone outage takes the zone's instances and refuses launches
-  there until it ends.
+  there until it ends. FARGATE_SPOT tasks get their own interruptions, and
+  Fargate tasks are billed per task (sim/fargate.py).
 
 Every instance is billed per second from launch to termination; the ledger
 keeps them all for the cost figures.
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from portside.controllers import retention
 from portside.controllers.capacity_group import Launch, plan_launches
 from portside.controllers.capacity_model import (
     IN_SERVICE,
@@ -53,6 +55,8 @@ from portside.domain.ecs.container_instances import DEFAULT_CAPABILITIES
 from portside.domain.ecs.task import Task
 from portside.domain.ecs.task_definition import TaskDefinition
 from portside.sim.clock import FakeClock
+from portside.sim.fargate import Ledger as FargateLedger
+from portside.sim.fargate import spot_interruption as fargate_spot_interruption
 from portside.sim.world import World
 from portside.store.store import Delete
 
@@ -92,6 +96,7 @@ class Fleet:
         self._closed_cost = 0.0
         self._serial = 0
         self._problems: dict[str, str] = {}
+        self.fargate = FargateLedger()
 
     # -- Auto Scaling --------------------------------------------------------
 
@@ -256,6 +261,8 @@ class Fleet:
             t = self.state.get(Task.KIND, arn)
             if not isinstance(t, Task) or t.desired_status != "RUNNING":
                 continue
+            if t.container_instance_arn is None:  # waits for capacity (PROVISIONING)
+                continue
             if t.last_status not in PENDING_STATES:
                 continue
             if t.task_definition_arn not in checked:
@@ -268,6 +275,8 @@ class Fleet:
                 version=t.version + 1,
             ))  # fmt: skip
         self.state.commit(changes)
+        for t in changes:
+            self.fargate.started(t, now)
 
     def stopping(self, tasks: Iterable[Task]) -> None:
         arns = [t.task_arn for t in tasks]
@@ -281,18 +290,26 @@ class Fleet:
             t = self.state.get(Task.KIND, arn)
             if isinstance(t, Task) and t.last_status != "STOPPED":
                 changes.append(_stopped(t, now, t.stopped_reason, t.stop_code))
+                self.fargate.stopped(arn, now)
         self.state.commit(changes)
+
+    def fargate_spot_interruption(self, count: int | None, fraction: float | None) -> None:
+        """ECS's two-minute warning to FARGATE_SPOT tasks (sim/fargate.py)."""
+        n, of = fargate_spot_interruption(
+            self.state, self.rng, self.clock.now(), self.settings.spot_warning, count, fraction,
+            self.clock.call_later, lambda arns, _reason, _code: self._stop(arns),
+        )  # fmt: skip
+        self.note("fargate-spot-interruption", f"{n} of {of} running FARGATE_SPOT tasks got "
+                                               "the two-minute interruption warning.")
 
     # -- housekeeping --------------------------------------------------------
 
     def prune(self) -> None:
-        """Forget STOPPED tasks, deregistered instances and terminated ones after a while."""
-        cutoff = self.clock.now() - self.settings.stopped_retention
-        gone: list[Delete] = []
-        for c in self.state.all(Cluster.KIND):
-            for t in self.state.children(Task.KIND, c).values():
-                if t.last_status == "STOPPED" and (t.stopped_at or t.created_at) < cutoff:
-                    gone.append(Delete(Task.KIND, t.task_arn))
+        """Forget STOPPED tasks, deleted task definitions (the live server's retention
+        decision, controllers/retention.py), and terminated instances after a while."""
+        now = self.clock.now()
+        cutoff = now - self.settings.stopped_retention
+        gone: list[Delete] = retention.decide(self.state, now, self.settings.stopped_retention).changes()
         for i in self.state.all(GroupInstance.KIND).values():
             if i.lifecycle_state == TERMINATED and (i.terminated_at or i.launched_at) < cutoff:
                 gone.append(Delete(GroupInstance.KIND, i.instance_id))
@@ -302,12 +319,16 @@ class Fleet:
             self.state.commit(gone)
 
     def live_cost_rate(self) -> float:
-        """USD per hour of the instances running now."""
-        return sum(b.price_per_hour for b in self._open.values())
+        """USD per hour of the instances and Fargate tasks running now."""
+        return sum(b.price_per_hour for b in self._open.values()) + self.fargate.live_rate()
 
     def cost(self, until: datetime) -> float:
         """USD spent up to ``until`` (per second, at least a minute per instance)."""
-        return self._closed_cost + sum(b.cost(until) for b in self._open.values())
+        # Billed.cost of an instance still running, inlined: this runs every tick.
+        return self._closed_cost + sum(
+            b.price_per_hour * max((until - b.launched_at).total_seconds(), 60.0) / 3600.0
+            for b in self._open.values()
+        ) + self.fargate.cost(until)
 
 
 def _stopped(t: Task, now: datetime, reason: str | None, code: str | None) -> Task:

@@ -47,6 +47,7 @@ from portside.domain.ecs.service import Service
 from portside.domain.ecs.task import Task
 from portside.domain.ecs.task_definition import TaskDefinition
 from portside.sim.clock import FakeClock
+from portside.sim.fargate import install_pool
 from portside.sim.fleet import Fleet
 from portside.sim.scenario import Event, Scenario
 from portside.sim.timeline import Action, Note, Timeline
@@ -56,6 +57,8 @@ from portside.store.store import Delete
 Progress = Callable[[float, str], None]
 MAX_PASSES = 25
 PRUNE_EVERY = 5
+FULL_GC_AFTER = 1_000_000
+"""Collections of the middle generation before a full one, during a run (Python's is 10)."""
 
 
 @dataclass
@@ -77,6 +80,9 @@ class Runner:
         self.state = self.world.state
         self.world.build(scenario.start)
         self.fleet = Fleet(self.world, self.clock, self._note)
+        if _uses_fargate(self.state):
+            zone = next(iter(scenario.subnets.values()), f"{scenario.region}a")
+            install_pool(self.state, self.world.scope, scenario.start, zone)
         self.timeline = Timeline(
             groups={g.auto_scaling_group_name: g.availability_zones
                     for g in self.state.all(InstanceGroup.KIND).values()},
@@ -101,13 +107,23 @@ class Runner:
     # -- the loop ------------------------------------------------------------
 
     def run(self) -> Result:
+        import gc
         import time
 
         began = time.perf_counter()
         for e in self.scenario.events:
             self.clock.call_at(self.scenario.start + e.at, self._event_at(e))
         self.clock.call_at(self.scenario.start, self._tick)
-        self.clock.run(self.end, after_instant=self._settle)
+        # A run makes millions of short-lived immutable resources and keeps a large world
+        # alive: the collector's full passes walk all of it and find next to nothing (a
+        # few percent of a large run). Young generations are still collected; the
+        # full passes wait for the end of the run.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(thresholds[0], thresholds[1], max(thresholds[2], FULL_GC_AFTER))
+        try:
+            self.clock.run(self.end, after_instant=self._settle)
+        finally:
+            gc.set_threshold(*thresholds)
         return Result(self.scenario, self.timeline, self.fleet.cost(self.end),
                       time.perf_counter() - began)  # fmt: skip
 
@@ -150,7 +166,7 @@ class Runner:
         if not d.empty:
             self.state.commit(d.changes())
             self.dirty.discard(arn)
-            self.fleet.started(d.start)
+            self.fleet.started([*d.start, *d.placed])
             self.fleet.stopping(d.stop)
         svc = self.state.get(Service.KIND, arn)
         if isinstance(svc, Service) and _unsettled(svc):
@@ -219,6 +235,8 @@ class Runner:
             self.fleet.az_outage(e.params["availability_zone"], e.params["duration"])
         elif e.kind == "spotInterruption":
             self.fleet.spot_interruption(e.params["group"], e.params["count"], e.params["fraction"])
+        elif e.kind == "fargateSpotInterruption":
+            self.fleet.fargate_spot_interruption(e.params["count"], e.params["fraction"])
         else:
             try:
                 self.world.call(e.kind, e.params, now)
@@ -282,16 +300,26 @@ class Runner:
 
 
 def _unsettled(svc: Service) -> bool:
-    """Short of tasks, mid-deployment, or DAEMON: new capacity may let it place more."""
+    """Short of tasks, some pending, mid-deployment, or DAEMON: new capacity may let it
+    place more."""
     if svc.status == "INACTIVE":
         return False
     primary = svc.primary
     return (
         svc.scheduling_strategy == "DAEMON"
         or svc.running_count + svc.pending_count < svc.desired_count
+        or svc.pending_count > 0  # tasks waiting in PROVISIONING for capacity among them
         or (primary is not None and primary.rollout_state == "IN_PROGRESS")
         or len(svc.deployments) > 1
     )
+
+
+def _uses_fargate(state: Any) -> bool:
+    """Whether a cluster offers FARGATE / FARGATE_SPOT or a service launches on FARGATE."""
+    return any(
+        {"FARGATE", "FARGATE_SPOT"} & set(c.capacity_providers)
+        for c in state.all(Cluster.KIND).values()
+    ) or any(s.launch_type == "FARGATE" for s in state.all(Service.KIND).values())
 
 
 _WORKLOAD_KINDS = frozenset({Task.KIND, Service.KIND, ContainerInstance.KIND, Cluster.KIND,

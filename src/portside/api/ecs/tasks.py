@@ -7,12 +7,13 @@ from typing import Any
 from portside.api.context import Context
 from portside.api.registry import ECS
 from portside.domain.ecs import tasks as domain
+from portside.domain.ecs.fargate import public
 
 
 @ECS.operation("RunTask")
 def run_task(ctx: Context, p: dict[str, Any]) -> Any:
     tasks, failures = domain.run_task(ctx.app.store, ctx.scope, ctx.now, **p)
-    return {"tasks": tasks, "failures": failures}
+    return {"tasks": [public(t) for t in tasks], "failures": failures}
 
 
 @ECS.operation("StartTask")
@@ -23,13 +24,13 @@ def start_task(ctx: Context, p: dict[str, Any]) -> Any:
 
 @ECS.operation("StopTask")
 def stop_task(ctx: Context, p: dict[str, Any]) -> Any:
-    return {"task": domain.stop_task(ctx.app.store, ctx.scope, ctx.now, **p)}
+    return {"task": public(domain.stop_task(ctx.app.store, ctx.scope, ctx.now, **p))}
 
 
 @ECS.operation("DescribeTasks")
 def describe_tasks(ctx: Context, p: dict[str, Any]) -> Any:
     found, failures = domain.describe_tasks(ctx.app.store, ctx.scope, **p)
-    return {"tasks": found, "failures": failures}
+    return {"tasks": [public(t) for t in found], "failures": failures}
 
 
 @ECS.operation("ListTasks")

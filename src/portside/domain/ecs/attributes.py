@@ -160,8 +160,10 @@ def list_attributes(
     if attribute_value is not None and attribute_name is None:
         raise InvalidParameterException("attributeValue can only be used with attributeName.")
     found: dict[str, Attribute] = {}
+    from portside.domain.ecs.fargate import is_pool
+
     for inst in store.children(ContainerInstance.KIND, c.cluster_arn).values():
-        if not inst.registered:
+        if not inst.registered or is_pool(inst):
             continue
         for a in inst.attributes:
             if attribute_name is not None and a.name != attribute_name:

@@ -74,3 +74,10 @@ class CapacityProvider:
     @property
     def active(self) -> bool:
         return self.status == "ACTIVE"
+
+    @property
+    def tasks_wait_for_capacity(self) -> bool:
+        """A task it has no room for waits in PROVISIONING (an Auto Scaling group provider
+        with managed scaling, as ECS does) instead of failing at once."""
+        asg = self.auto_scaling_group_provider
+        return self.active and asg is not None and asg.managed_scaling.enabled

@@ -134,6 +134,8 @@ def create_cluster(
 
 def statistics(store: Store, cluster: Cluster) -> dict[str, int]:
     """The counts every Cluster description carries."""
+    from portside.domain.ecs.fargate import is_pool
+
     arn = cluster.cluster_arn
     instances = store.children("container_instance", arn)
     tasks = store.children("task", arn)
@@ -142,7 +144,8 @@ def statistics(store: Store, cluster: Cluster) -> dict[str, int]:
     pending = sum(1 for t in tasks.values() if t.last_status in ("PROVISIONING", "PENDING", "ACTIVATING"))
     return {
         "registered_container_instances_count": sum(
-            1 for i in instances.values() if i.status in ("ACTIVE", "DRAINING")
+            1 for i in instances.values()
+            if i.status in ("ACTIVE", "DRAINING") and not is_pool(i)
         ),
         "running_tasks_count": running,
         "pending_tasks_count": pending,

@@ -34,6 +34,7 @@ from portside.domain.ecs.container_instance import (
     remaining,
     usage,
 )
+from portside.domain.ecs.fargate import is_pool
 from portside.domain.ecs.model import Failure
 from portside.domain.ecs.tags import merge_tags, parse_tags
 from portside.domain.errors import ClientException, InvalidParameterException
@@ -271,7 +272,7 @@ def describe_container_instances(
     failures: list[Failure] = []
     for ref in container_instances:
         inst = find_instance(store, scope, c, ref)
-        if inst is None:
+        if inst is None or is_pool(inst):  # the Fargate pool is not the user's instance
             failures.append(Failure(arn=instance_arn(scope, c, ref), reason="MISSING"))
         else:
             found.append(inst)
@@ -325,7 +326,7 @@ def list_container_instances(
     c = get_cluster(store, scope, cluster)
     instances = [
         i for i in store.children(ContainerInstance.KIND, c.cluster_arn).values()
-        if (i.status == status if status else i.status != INACTIVE)
+        if (i.status == status if status else i.status != INACTIVE) and not is_pool(i)
     ]  # fmt: skip
     if filter:
         query = parse(filter)
@@ -360,7 +361,7 @@ def update_container_instances_state(
     failures: list[Failure] = []
     for ref in container_instances:
         inst = find_instance(store, scope, c, ref)
-        if inst is None:
+        if inst is None or is_pool(inst):  # the Fargate pool is not the user's instance
             failures.append(Failure(arn=instance_arn(scope, c, ref), reason="MISSING"))
         elif inst.status not in (ACTIVE, DRAINING):
             failures.append(

@@ -5,11 +5,14 @@ definition and the request's constraints and strategies into
 ``TaskRequest``s, takes the cluster's instance snapshot from the store, and
 maps the engine's answer back to instances and ECS ``failures``. A capacity
 provider strategy first splits the batch over providers (``base`` first,
-then ``weight``), and each provider's share is placed on its own instances.
+then ``weight``), and each provider's share is placed on its own instances;
+what a provider with managed scaling has no room for waits (``Outcome.waiting``:
+RunTask records those tasks PROVISIONING, controllers/standalone.py places them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +49,8 @@ class Outcome:
     placements: list[Placed]
     failures: list[Failure]
     results: list[PlacementResult]
+    waiting: list[str] = dataclasses.field(default_factory=list)
+    """Per task its provider had no room for but waits for (managed scaling), the provider."""
 
     def explanations(self) -> list[tuple[int, str, tuple[str, ...]]]:
         """(task index in the batch order of ``placements``, text, strategies) per decision;
@@ -147,7 +152,8 @@ def place(
     from portside.domain.ecs.placement_view import instance_states
 
     states = instance_states(store, cluster)
-    if not states:
+    if not states and not any(_waits(store, cluster, s.capacity_provider)
+                              for s in capacity_provider_strategy):
         raise InvalidParameterException(NO_INSTANCES)
     req = task_request(
         td, reserved, group=group, launch_type=launch_type,
@@ -161,6 +167,7 @@ def place(
     placed: list[Placed] = []
     failures: list[Failure] = []
     results: list[PlacementResult] = []
+    waiting: list[str] = []
     for provider, n in shares.items():
         pool = [s for s in states if not provider or _provider_of(store, s) == provider]
         result = engine_place(pool, [req] * n, seed=f"{seed}:{provider}")
@@ -169,10 +176,25 @@ def place(
             inst = store.get(ContainerInstance.KIND, p.instance_arn)
             assert isinstance(inst, ContainerInstance)
             placed.append(Placed(inst, p.reservation, provider or None))
+        if result.unplaced and provider and _waits(store, cluster, provider):
+            waiting.extend([provider] * len(result.unplaced))
+            continue
         failures.extend(Failure(arn=f.arn, reason=f.reason, detail=f.detail) for f in result.failures)
         if result.unplaced and not pool:
             failures.append(Failure(reason=f"No Container Instances in capacity provider {provider}."))
-    return Outcome(placed, failures, results)
+    return Outcome(placed, failures, results, waiting)
+
+
+def _waits(store: Store, cluster: Cluster, provider: str) -> bool:
+    """Whether tasks ``provider`` has no room for wait in PROVISIONING (managed scaling)."""
+    from portside.aws.arn import parse_arn
+    from portside.domain.ecs.capacity_providers import find_provider
+
+    arn = parse_arn(cluster.cluster_arn)
+    if arn is None:
+        return False
+    found = find_provider(store, Scope(arn.account, arn.region), provider)
+    return found is not None and found.tasks_wait_for_capacity
 
 
 def _provider_of(store: Store, state: InstanceState) -> str | None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from portside.aws.arn import is_arn
+from portside.domain.ecs import fargate
 from portside.domain.ecs.cluster import Cluster
 from portside.domain.ecs.clusters import get_cluster
 from portside.domain.ecs.model import Failure, Reservation
@@ -30,11 +31,6 @@ from portside.domain.errors import InvalidParameterException
 from portside.domain.pagination import Page, paginate
 from portside.domain.scope import Scope
 from portside.store.store import Store
-
-FARGATE_UNAVAILABLE = (
-    "Capacity is unavailable at this time: portside has no Fargate capacity in this "
-    "cluster. Use the EC2 launch type with a registered container instance."
-)
 
 
 def task_arn(scope: Scope, cluster: Cluster, ref: str) -> str:
@@ -64,8 +60,11 @@ def new_task(
     service_arn: str | None = None,
     enable_execute_command: bool = False,
     task_id: str | None = None,
+    platform_version: str | None = None,
 ) -> Task:
-    """A task record for one placement (PROVISIONING for awsvpc or capacity providers)."""
+    """A task record for one placement (PROVISIONING for awsvpc or capacity providers).
+
+    A FARGATE task gets its platform version (LATEST: the current one) and family."""
     tid = task_id or uuid.uuid4().hex
     arn = scope.ecs(f"task/{cluster.cluster_name}/{tid}")
     containers = tuple(
@@ -83,6 +82,7 @@ def new_task(
         for c in td.container_definitions
     )
     provisioning = td.network_mode == "awsvpc" or capacity_provider_name is not None
+    on_fargate = launch_type == "FARGATE"
     az = instance.attribute("ecs.availability-zone") if instance is not None else None
     return Task(
         task_arn=arn,
@@ -106,6 +106,8 @@ def new_task(
         client_token=client_token,
         service_arn=service_arn,
         enable_execute_command=enable_execute_command,
+        platform_version=fargate.platform_version(platform_version) if on_fargate else None,
+        platform_family=fargate.PLATFORM_FAMILY if on_fargate else None,
     )
 
 
@@ -176,10 +178,17 @@ def run_task(
     task_tags = parse_tags(tags)
     if propagate_tags == "TASK_DEFINITION":
         task_tags = tuple({t.key: t for t in (*td.tags, *task_tags)}.values())
-    if launch_type == "FARGATE" or any(s.capacity_provider.startswith("FARGATE") for s in cps):
-        return [], [Failure(reason=FARGATE_UNAVAILABLE)]
     reserved = _reservation(td, overrides)
     task_group = group or f"family:{td.family}"
+    if fargate.wants_fargate(launch_type, cps):
+        tasks, failures = _run_on_fargate(
+            store, scope, now, c, td, reserved, n, task_group, cps,
+            platform_version=platform_version, started_by=started_by, overrides=overrides,
+            tags=task_tags, client_token=client_token,
+            enable_execute_command=bool(enable_execute_command),
+        )  # fmt: skip
+        store.commit(tasks)
+        return tasks, failures
     outcome = place(
         store,
         c,
@@ -208,8 +217,47 @@ def run_task(
         )
         for p in outcome.placements
     ]
+    tasks += [
+        new_task(
+            scope, now, c, td, reserved,
+            instance=None,
+            group=task_group,
+            launch_type=launch_type,
+            capacity_provider_name=provider,
+            started_by=started_by,
+            overrides=overrides,
+            tags=task_tags,
+            client_token=client_token,
+            enable_execute_command=bool(enable_execute_command),
+        )
+        for provider in outcome.waiting
+    ]
     store.commit([*tasks, *_records(c, now, tasks, outcome)])
     return tasks, outcome.failures
+
+
+def _run_on_fargate(
+    store: Store, scope: Scope, now: datetime, cluster: Cluster, td: Any,
+    reserved: Reservation, count: int, group: str, cps: Sequence[Any], **kw: Any,
+) -> tuple[list[Task], list[Failure]]:  # fmt: skip
+    """RunTask's FARGATE / FARGATE_SPOT tasks, placed on the Fargate pool (fargate.py)."""
+    from portside.domain.ecs.placement import split_by_strategy, task_request
+
+    states = fargate.pool_states(store)
+    if not states:
+        return [], [Failure(reason=fargate.NO_POOL)]
+    providers: list[str | None] = list(split_by_strategy(cps, count, {})) if cps else [None] * count
+    req = task_request(td, reserved, group=group, launch_type="FARGATE")
+    seed = kw.get("client_token") or f"{cluster.cluster_arn}:{store.revision}"
+    result = fargate.place([s for _, s in states], req, count, seed)
+    pools = {i.container_instance_arn: i for i, _ in states}
+    tasks = [
+        new_task(scope, now, cluster, td, p.reservation, instance=pools[p.instance_arn],
+                 group=group, launch_type="FARGATE", capacity_provider_name=providers[i], **kw)
+        for i, p in enumerate(result.placements) if p is not None
+    ]  # fmt: skip
+    failures = [Failure(reason=fargate.UNAVAILABLE) for _ in result.unplaced]
+    return tasks, failures
 
 
 def _records(cluster: Cluster, now: datetime, tasks: Sequence[Task], outcome: Any) -> list[Any]:
