@@ -37,6 +37,9 @@ class Settings:
         default_factory=lambda: float(os.environ.get("PORTSIDE_AGENT_HEARTBEAT_TIMEOUT", "30")))
     agent_credential_ttl: float = field(  # s a per-instance agent key pair stays valid
         default_factory=lambda: float(os.environ.get("PORTSIDE_AGENT_CREDENTIAL_TTL", "43200")))
+    service_connect_cert_validity: float = field(  # s a Service Connect certificate is valid
+        default_factory=lambda: float(  # (at most 7 days; rotated after 5/7 of it)
+            os.environ.get("PORTSIDE_SERVICE_CONNECT_CERT_VALIDITY", "604800")))
 
     @property
     def store_url(self) -> str:

@@ -14,6 +14,7 @@ import pytest
 from cryptography import x509
 
 from portside.proxy.config import (
+    AppProtocol,
     Direction,
     Endpoint,
     ListenerConfig,
@@ -180,3 +181,43 @@ def _peer_serial(address: tuple[str, int], tls: TlsConfig) -> int:
         der = s.getpeercert(binary_form=True)
         assert der is not None
         return x509.load_der_x509_certificate(der).serial_number
+
+
+async def test_tcp_over_tls_ends_when_the_server_closes(tmp_path: Path) -> None:
+    """TLS cannot carry a half-close: a client's FIN is held back (its answer follows) and the
+    server's FIN closes the client's side once the answer is through (busybox httpd and nc)."""
+    ca = CertificateAuthority.create("portside", NOW)
+
+    async def answer_and_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        line = await reader.readline()
+        writer.write(b"answer to " + line)
+        await writer.drain()
+        writer.close()
+
+    app = await asyncio.start_server(answer_and_close, "127.0.0.6", 0)
+    app_port = app.sockets[0].getsockname()[1]
+    server_tls, client_tls = tls_files(tmp_path, ca, "api"), tls_files(tmp_path, ca, "web")
+    inbound = ListenerConfig(name="inbound", upstream="api-app", port=0, address="127.0.0.5",
+                             direction=Direction.INBOUND, tls=server_tls)
+    server = ProxyConfig(upstreams=(upstream("api-app", protocol=AppProtocol.TCP),),
+                         listeners=(inbound,),
+                         endpoints={"api-app": (Endpoint("127.0.0.6", app_port),)})
+    try:
+        async with running(server) as b:
+            host, port = b.address("inbound")
+            tls = TlsConfig(client_tls.ca_file, client_tls.cert_file, client_tls.key_file, "api")
+            client = ProxyConfig(
+                upstreams=(upstream("api", protocol=AppProtocol.TCP, tls=tls),),
+                listeners=(ListenerConfig(name="api:80", upstream="api", port=0),),
+                endpoints={"api": (Endpoint(host, port),)},
+            )
+            async with running(client) as a:
+                reader, writer = await asyncio.open_connection(*a.address("api:80"))
+                writer.write(b"question\n")
+                writer.write_eof()  # like nc when its stdin ends, before the answer
+                async with asyncio.timeout(30):  # a guard against a hang, not a measurement
+                    assert await reader.read() == b"answer to question\n"  # then EOF
+                writer.close()
+    finally:
+        app.close()
+        await app.wait_closed()

@@ -25,17 +25,22 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from portside.proxy.config import (
     AdminConfig,
     AppProtocol,
+    Balancing,
     Direction,
     Endpoint,
     Health,
     ListenerConfig,
+    OutlierPolicy,
     ProxyConfig,
+    RetryPolicy,
     Timeouts,
+    TlsConfig,
     UpstreamConfig,
 )
 
@@ -71,6 +76,29 @@ def _timeouts(u: Mapping[str, Any], protocol: AppProtocol) -> Timeouts:
     )
 
 
+# the section's policy names (domain/ecs/service_connect_policy.py) -> the proxy's fields
+_OUTLIER = {"enabled": "enabled", "consecutive5xx": "consecutive_failures",
+            "baseEjectionSeconds": "base_ejection_seconds",
+            "maxEjectionSeconds": "max_ejection_seconds",
+            "maxEjectionPercent": "max_ejection_percent", "intervalSeconds": "interval_seconds"}
+_RETRY = {"maxRetries": "max_retries", "baseIntervalSeconds": "base_interval_seconds",
+          "maxIntervalSeconds": "max_interval_seconds"}
+
+
+def _policy(cls: Any, names: Mapping[str, str], given: Any) -> Any:
+    """``cls`` with the section's values for the names it knows; defaults for the rest."""
+    if not isinstance(given, Mapping):
+        return cls()
+    return cls(**{names[k]: v for k, v in given.items() if k in names})
+
+
+def _balancing(value: Any) -> Balancing:
+    try:
+        return Balancing(str(value or "round_robin"))
+    except ValueError:
+        return Balancing.ROUND_ROBIN
+
+
 def _health(value: Any) -> Health:
     try:
         return Health(str(value))
@@ -97,18 +125,28 @@ def proxy_config(
     task_address: str,
     admin_unix: str,
     reserved_ports: frozenset[int] = frozenset(),
+    tls: TlsConfig | None = None,
 ) -> ProxyConfig:
     """The whole proxy document for one task.
 
     ``reserved_ports``: ports the task's own application holds on every address of
     a network namespace the proxy shares (Docker awsvpc); an alias on such a port
     gets no listener — the application itself answers there.
+    ``tls``: the task's certificate files (agent/service_connect_tls.py): the client
+    side of every upstream marked ``tls`` (checking the peer's certificate names the
+    upstream) and the server side of every inbound listener marked ``tls``. An
+    inbound TLS port with no certificate gets no listener: it never serves plaintext.
     """
     upstreams: dict[str, UpstreamConfig] = {}
     for u in section.get("upstreams") or ():
         protocol = _protocol(u.get("protocol"))
-        upstreams[str(u["name"])] = UpstreamConfig(
-            name=str(u["name"]), protocol=protocol, timeouts=_timeouts(u, protocol)
+        name = str(u["name"])
+        upstreams[name] = UpstreamConfig(
+            name=name, protocol=protocol, timeouts=_timeouts(u, protocol),
+            balancing=_balancing(u.get("loadBalancing")),
+            outlier=_policy(OutlierPolicy, _OUTLIER, u.get("outlier")),
+            retry=_policy(RetryPolicy, _RETRY, u.get("retry")),
+            tls=replace(tls, server_name=name) if tls is not None and u.get("tls") else None,
         )
     listeners: list[ListenerConfig] = []
     for o in section.get("outbound") or ():
@@ -125,7 +163,7 @@ def proxy_config(
         )
     endpoints = {k: v for k, v in endpoints_of(section).items() if k in upstreams}
     for i in section.get("inbound") or ():
-        if not i.get("containerPort"):
+        if not i.get("containerPort") or (i.get("tls") and tls is None):
             continue
         name = INBOUND_PREFIX + str(i["upstream"])
         protocol = _protocol(i.get("protocol"))
@@ -138,6 +176,7 @@ def proxy_config(
             ListenerConfig(
                 name=name, upstream=name, port=int(i.get("ingressPort") or 0),
                 address=task_address, direction=Direction.INBOUND,
+                tls=tls if i.get("tls") else None,
             )
         )
         endpoints[name] = (Endpoint(task_address, int(i["containerPort"])),)

@@ -125,7 +125,7 @@ class StateDir:
     def save_task(self, record: TaskRecord) -> None:
         payload_path = self._payload_path(record.task_arn)
         if record.payload and not payload_path.exists():
-            _write(payload_path, record.payload)
+            _write(payload_path, _without_private_key(record.payload))
         _write(self._task_path(record.task_arn), record.to_json())
 
     def load_task(self, task_arn: str) -> TaskRecord | None:
@@ -150,6 +150,16 @@ class StateDir:
         for path in (self._task_path(task_arn), self._payload_path(task_arn)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+
+
+def _without_private_key(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as persisted: a Service Connect private key lives only in memory and in
+    the proxy's own 0600 file (agent/service_connect_tls.py); manifests bring it again."""
+    connect = payload.get("serviceConnect")
+    if not isinstance(connect, dict) or not isinstance(connect.get("tls"), dict):
+        return payload
+    tls = {k: v for k, v in connect["tls"].items() if k != "privateKey"}
+    return {**payload, "serviceConnect": {**connect, "tls": tls}}
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -2,8 +2,8 @@
 
 :class:`CertificateAuthority` (EC P-256, the ``cryptography`` library) issues
 short-lived certificates for a service name: valid :data:`MAX_VALIDITY` (7 days)
-at most, due for rotation after :data:`ROTATE_AFTER` (5 days), so a certificate is
-always replaced two days before it expires. Each carries the service's DNS name
+at most, due for rotation after 5/7 of its lifetime (:data:`ROTATE_AFTER`, 5 days,
+for a full-length one), so a certificate is replaced two days before it expires. Each carries the service's DNS name
 as its subject alternative name and is good for both TLS server and client auth.
 
 :class:`TlsContexts` builds one ``ssl.SSLContext`` per :class:`TlsConfig` (server
@@ -47,8 +47,8 @@ class Issued:
 
     def write(self, cert_file: str, key_file: str) -> None:
         """Write key then certificate, each atomically, so a reader never sees half a file."""
-        _write_atomic(key_file, self.key_pem, 0o600)
-        _write_atomic(cert_file, self.cert_pem, 0o644)
+        write_atomic(key_file, self.key_pem, 0o600)
+        write_atomic(cert_file, self.cert_pem, 0o644)
 
 
 class CertificateAuthority:
@@ -151,10 +151,19 @@ class CertificateAuthority:
 
 
 def rotation_due(cert_pem: bytes, now: dt.datetime) -> bool:
-    """True once a certificate is :data:`ROTATE_AFTER` old (or has under a day left)."""
+    """True once :data:`ROTATE_AFTER` of :data:`MAX_VALIDITY` (5/7) of its lifetime passed."""
     cert = x509.load_pem_x509_certificate(cert_pem)
-    start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-    return now >= start + ROTATE_AFTER or now >= end - dt.timedelta(days=1)
+    return _due(cert.not_valid_before_utc, cert.not_valid_after_utc, now)
+
+
+def rotation_due_at(issued: Issued, now: dt.datetime) -> bool:
+    """:func:`rotation_due` for a certificate this process issued (no parsing)."""
+    return _due(issued.not_before, issued.not_after, now)
+
+
+def _due(start: dt.datetime, end: dt.datetime, now: dt.datetime) -> bool:
+    """Due after 5/7 of the lifetime: 5 days into a 7-day certificate, two days early."""
+    return now >= start + (end - start) * (ROTATE_AFTER / MAX_VALIDITY)
 
 
 def server_context(config: TlsConfig) -> ssl.SSLContext:
@@ -248,7 +257,8 @@ def _stamp(config: TlsConfig) -> tuple[object, ...]:
     return tuple(out)
 
 
-def _write_atomic(path: str, data: bytes, mode: int) -> None:
+def write_atomic(path: str, data: bytes, mode: int) -> None:
+    """Replace ``path`` with ``data`` (mode ``mode``) so no reader sees half a file."""
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:

@@ -5,21 +5,28 @@ A task whose service has Service Connect enabled runs a proxy beside it
 needs, inside the task's payload (docs/agent-protocol.md):
 
 - ``upstreams``: one per client-server port (discovery name) of every service
-  with Service Connect in the task's namespace, with its app protocol and
-  timeouts (``idleTimeoutSeconds``, ``perRequestTimeoutSeconds``);
+  with Service Connect in the task's namespace, with its app protocol,
+  timeouts (``idleTimeoutSeconds``, ``perRequestTimeoutSeconds``), ``tls`` when
+  its proxies take mTLS only, and the ``outlier`` / ``retry`` / ``loadBalancing``
+  policies its service's ``portside:`` tags set (domain/ecs/service_connect_policy.py);
 - ``outbound``: every client alias (``dnsName``, ``port``) and the upstream it
   leads to — the names the application calls;
-- ``inbound``: the task's own client-server ports (``ingressPortOverride`` when
-  set, else 0 for a port the proxy chooses) in front of its container port;
+- ``inbound``: the task's own client-server ports (the TLS ingress port, else
+  ``ingressPortOverride`` when set, else 0 for a port the proxy chooses) in front
+  of its container port, with ``tls`` when the port takes mTLS;
 - ``endpoints``: per upstream, the Cloud Map instances ECS registered for the
   running tasks (address, port, health) — pushed with every manifest, so a task
   that starts, becomes healthy or begins to stop reaches every proxy at once,
-  with no DNS TTL in the path.
+  with no DNS TTL in the path;
+- ``tls``: when the task takes or makes mTLS calls, the identity its certificate
+  carries (``identity``, ``names``); the session adds the certificate, its key and
+  the CA (runtime/service_connect_tls.py) just before sending.
 
 :class:`NamespaceIndex` answers "which container instances run a task that
 uses this namespace?" so that a change of an ``sd_instance`` re-sends exactly
-those manifests. It is built lazily and dropped whenever a task or a service
-changes; an ``sd_instance`` change alone only reads it.
+those manifests, and a change of a service (its tags, its TLS) those of the
+instances running tasks in its namespace. It is built lazily and dropped
+whenever a task or a service changes; an ``sd_instance`` change alone only reads it.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from portside.domain.ecs.service_connect_policy import policies
 from portside.domain.ecs.task import Task
 from portside.store.store import Delete, Store, kind_of
 
@@ -64,24 +72,27 @@ def task_config(
     return dict(cfg) if _enabled(cfg) else None
 
 
-def _servers(store: Store, namespace: str) -> list[dict[str, Any]]:
-    """Every client-server port of an ACTIVE service with Service Connect in ``namespace``."""
-    out: list[dict[str, Any]] = []
+def _servers(store: Store, namespace: str) -> list[tuple[dict[str, Any], Any]]:
+    """Every client-server port of an ACTIVE service with Service Connect in ``namespace``,
+    with its service's tags (they carry the proxy policies)."""
+    out: list[tuple[dict[str, Any], Any]] = []
     for svc in store.all("service").values():
         cfg = svc.service_connect_configuration
         if svc.status == "INACTIVE" or not _enabled(cfg) or cfg.get("namespace") != namespace:
             continue
-        out.extend(s for s in cfg.get("services") or () if s.get("discovery_arn"))
-    return sorted(out, key=lambda s: str(s["discovery_name"]))
+        out.extend((s, svc.tags) for s in cfg.get("services") or () if s.get("discovery_arn"))
+    return sorted(out, key=lambda x: str(x[0]["discovery_name"]))
 
 
-def _upstream(s: Mapping[str, Any]) -> dict[str, Any]:
+def _upstream(s: Mapping[str, Any], tags: Any) -> dict[str, Any]:
     timeout = s.get("timeout") or {}
     out = {
         "name": s["discovery_name"],
         "protocol": s.get("app_protocol") or "tcp",
         "idleTimeoutSeconds": timeout.get("idle_timeout_seconds"),
         "perRequestTimeoutSeconds": timeout.get("per_request_timeout_seconds"),
+        "tls": True if s.get("tls") else None,
+        **policies(tags or ()),
     }
     return {k: v for k, v in out.items() if v is not None}
 
@@ -120,25 +131,39 @@ def service_connect_section(
             "upstream": s["discovery_name"],
             "containerName": s.get("container_name"),
             "containerPort": s.get("container_port"),
-            "ingressPort": s.get("ingress_port_override") or 0,
+            "ingressPort": s.get("ingress_port") or s.get("ingress_port_override") or 0,
             "protocol": s.get("app_protocol") or "tcp",
+            **({"tls": True} if s.get("tls") else {}),
         }
         for s in cfg.get("services") or ()
     ]
-    return {"namespace": namespace, **shared, "inbound": inbound}
+    section = {"namespace": namespace, **shared, "inbound": inbound}
+    if any(u.get("tls") for u in shared["upstreams"]) or any(i.get("tls") for i in inbound):
+        # the identity the task's certificate carries; runtime/service_connect_tls.py
+        # adds the PEMs before the manifest is sent
+        names = [s["discovery_name"] for s in cfg.get("services") or () if s.get("tls")]
+        section["tls"] = {"identity": _identity(task), "names": names}
+    return section
+
+
+def _identity(task: Task) -> str:
+    group = task.group or ""
+    return group.split(":", 1)[1] if group.startswith("service:") else task.task_id
 
 
 def _namespace_part(store: Store, namespace: str) -> dict[str, Any]:
     servers = _servers(store, namespace)
     outbound = [
         {"dnsName": a["dns_name"], "port": a["port"], "upstream": s["discovery_name"]}
-        for s in servers
+        for s, _ in servers
         for a in s.get("client_aliases") or ()
     ]
     return {
-        "upstreams": [_upstream(s) for s in servers],
+        "upstreams": [_upstream(s, tags) for s, tags in servers],
         "outbound": outbound,
-        "endpoints": {s["discovery_name"]: _endpoints(store, s["discovery_arn"]) for s in servers},
+        "endpoints": {
+            s["discovery_name"]: _endpoints(store, s["discovery_arn"]) for s, _ in servers
+        },
     }
 
 
@@ -148,23 +173,31 @@ class NamespaceIndex:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._by_sd_service: dict[str, set[str]] | None = None
+        self._by_namespace: dict[str, set[str]] = {}
 
     def touched(self, changes: Iterable[Any]) -> set[str]:
         """The instance ARNs to re-send after ``changes`` (only for Cloud Map instances)."""
         sd_services: set[str] = set()
+        namespaces: set[str] = set()
         for c in changes:
             kind = kind_of(c)
             if kind in ("task", "service"):
                 self._by_sd_service = None
+            if kind == "service" and not isinstance(c, Delete):
+                cfg = c.service_connect_configuration  # its tags or TLS may have changed
+                if _enabled(cfg):
+                    namespaces.add(cfg["namespace"])
             elif kind == SD_INSTANCE:
                 key = c.key if isinstance(c, Delete) else c.service_id
                 sd_services.add(key.split("/", 1)[0])
-        if not sd_services:
+        if not sd_services and not namespaces:
             return set()
         index = self._index()
         out: set[str] = set()
         for sd in sd_services:
             out |= index.get(sd, set())
+        for namespace in namespaces:
+            out |= self._by_namespace.get(namespace, set())
         return out
 
     def _index(self) -> dict[str, set[str]]:
@@ -177,6 +210,7 @@ class NamespaceIndex:
 
         store = self.store
         by_namespace: dict[str, set[str]] = {}
+        self._by_namespace = by_namespace
         for svc in store.all("service").values():
             cfg = svc.service_connect_configuration
             if not _enabled(cfg):
@@ -187,6 +221,6 @@ class NamespaceIndex:
                     arns.add(t.container_instance_arn)
         out: dict[str, set[str]] = {}
         for namespace, arns in by_namespace.items():
-            for s in _servers(store, namespace):
+            for s, _ in _servers(store, namespace):
                 out.setdefault(registry_service_id(s["discovery_arn"]), set()).update(arns)
         return out

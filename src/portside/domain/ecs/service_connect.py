@@ -15,6 +15,13 @@ their instances equal to the service's running tasks. The normalized
 configuration carries portside's own keys for that (``discovery_arn``,
 ``container_name``, ``container_port``, ``app_protocol``); the API shape
 ignores them.
+
+``tls`` (``issuerCertificateAuthority.awsPcaAuthorityArn``, ``kmsKey``,
+``roleArn``) turns on mTLS for that port: the ARN is accepted as given and
+portside's own certificate authority stands in for AWS Private CA
+(runtime/service_connect_tls.py). A TLS port's peers reach it through its
+proxies' mTLS listener, so it gets an ``ingress_port`` (``ingressPortOverride``,
+else the first free port from 15443) and Cloud Map registers that port.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from portside.store.store import Store
 HTTP_PROTOCOLS = ("http", "http2", "grpc")
 IDLE_DEFAULT = {"http": 300, "http2": 300, "grpc": 300, "tcp": 3600}
 PER_REQUEST_DEFAULT = 15
+TLS_INGRESS_BASE = 15443  # first port tried for a TLS service's proxy (no ingressPortOverride)
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})$")
 
 
@@ -88,8 +96,9 @@ def check_service_connect(
     }
     taken = _discovery_names_in_use(store, ns.arn, service_arn)
     services = []
+    used_ingress: set[int] = set()
     for s in cfg.get("services") or ():
-        services.append(_service(dict(s), ports, ns, taken))
+        services.append(_service(dict(s), ports, ns, taken, mode, used_ingress))
     names = [s["discovery_name"] for s in services]
     if len(set(names)) != len(names):
         raise InvalidParameterException("Each discoveryName in a service must be unique.")
@@ -98,7 +107,8 @@ def check_service_connect(
 
 
 def _service(
-    s: dict[str, Any], ports: Mapping[str, tuple[str, Any]], ns: Any, taken: set[str]
+    s: dict[str, Any], ports: Mapping[str, tuple[str, Any]], ns: Any, taken: set[str],
+    mode: str, used_ingress: set[int],
 ) -> dict[str, Any]:
     port_name = s.get("port_name", "")
     if port_name not in ports:
@@ -129,6 +139,7 @@ def _service(
     override = s.get("ingress_port_override")
     if override is not None and not 1 <= override <= 65535:
         raise InvalidParameterException("ingressPortOverride must be between 1 and 65535.")
+    tls = _tls(s.get("tls"), mode)
     timeout = dict(s.get("timeout") or {})
     if "per_request_timeout_seconds" in timeout and protocol not in HTTP_PROTOCOLS:
         raise InvalidParameterException(
@@ -141,7 +152,52 @@ def _service(
     out = {**s, "discovery_name": discovery, "client_aliases": aliases, "timeout": timeout}
     out.update(container_name=container, container_port=mapping.get("container_port"),
                app_protocol=protocol)
+    if tls is not None:
+        if override is not None and override in {int(p.get("container_port") or 0)
+                                                 for _, p in ports.values()}:
+            raise InvalidParameterException(
+                f"ingressPortOverride {override} is a container port of the task definition: "
+                "with TLS the proxy listens beside the application, on a port of its own."
+            )
+        out["tls"] = tls
+        out["ingress_port"] = override or _tls_ingress_port(ports, used_ingress)
+        used_ingress.add(out["ingress_port"])
     return out
+
+
+def _tls(raw: Any, mode: str) -> dict[str, Any] | None:
+    """A service's ``tls`` checked: an issuer CA ARN is required (portside's CA signs)."""
+    if not raw:
+        return None
+    tls = dict(raw)
+    issuer = tls.get("issuer_certificate_authority") or {}
+    arn = issuer.get("aws_pca_authority_arn")
+    if not isinstance(arn, str) or not arn.startswith("arn:"):
+        raise InvalidParameterException(
+            "tls.issuerCertificateAuthority.awsPcaAuthorityArn must be the ARN of a "
+            "certificate authority."
+        )
+    if mode != "awsvpc":
+        raise InvalidParameterException(
+            "portside supports Service Connect TLS in the awsvpc network mode only: in bridge "
+            "mode the tasks of one instance would share the proxy's ingress port."
+        )
+    return tls
+
+
+def _tls_ingress_port(ports: Mapping[str, tuple[str, Any]], used: set[int]) -> int:
+    """Where a TLS service's proxies listen when no ``ingressPortOverride`` says.
+
+    ECS defaults to the container port, which its proxy takes over from the
+    application; portside's proxy cannot share that port with the application, so
+    it picks the first port from :data:`TLS_INGRESS_BASE` up that no port mapping of
+    the task definition (nor another TLS port of the service) uses.
+    """
+    taken = {int(p.get("container_port") or 0) for _, p in ports.values()} | used
+    port = TLS_INGRESS_BASE
+    while port in taken:
+        port += 1
+    return port
 
 
 def _discovery_names_in_use(store: Store, namespace_arn: str, except_arn: str) -> set[str]:
@@ -184,7 +240,9 @@ def registries(cfg: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         return []
     return [
         {"registry_arn": s["discovery_arn"], "container_name": s["container_name"],
-         "container_port": s["container_port"]}
+         "container_port": s["container_port"],
+         # a TLS service is reached through its proxies' mTLS listener, not the application
+         **({"port": s["ingress_port"]} if s.get("tls") and s.get("ingress_port") else {})}
         for s in cfg.get("services") or ()
         if s.get("discovery_arn")
     ]

@@ -27,6 +27,7 @@ def parse_tags(raw: Iterable[Mapping[str, Any]] | None) -> tuple[Tag, ...]:
 
 
 def check_tags(tags: Iterable[Tag]) -> None:
+    tags = list(tags)
     seen: set[str] = set()
     for tag in tags:
         if not 1 <= len(tag.key) <= 128:
@@ -40,6 +41,9 @@ def check_tags(tags: Iterable[Tag]) -> None:
         seen.add(tag.key)
     if len(seen) > MAX_TAGS:
         raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
+    from portside.domain.ecs.service_connect_policy import check_policy_tags
+
+    check_policy_tags(tags)  # portside:outlier.* / portside:retry.* (Service Connect)
 
 
 def merge_tags(old: Iterable[Tag], new: Iterable[Tag]) -> tuple[Tag, ...]:
