@@ -198,7 +198,7 @@ async def _serve(
             session = Session(
                 client, outbox, cluster_arn=cluster_arn, instance_arn=arn,
                 on_manifest=engine.apply_manifest, running_tasks=engine.running_tasks,
-                heartbeat_interval=config.heartbeat_interval,
+                heartbeat_interval=config.heartbeat_interval, proxy_stats=engine.connect.stats,
             )
             log.info("registered as %s (driver %s, metadata port %d)", arn, driver.name, metadata_port)
             if ready is not None:

@@ -6,7 +6,9 @@ exists and before any container is created: the agent writes the proxy's JSON
 configuration (agent/service_connect_config.py) to
 ``STATE_DIR/service-connect/<task-id>/proxy.json`` and runs
 ``python -m portside.proxy`` with its admin API on a Unix socket there,
-waiting for its ``ready`` line. Every later manifest hands the task's newest
+waiting for its ``ready`` line. A proxy that exits while its task runs is
+restarted with backoff (0.5 s doubling to 30 s; logged), from the section in
+force. Every later manifest hands the task's newest
 section to :meth:`ServiceConnect.desired`; a per-task pusher applies it through
 :class:`~portside.proxy.control.ProxyAdmin` — the endpoint sets alone when
 only they changed, else the whole configuration. The proxy stops with the
@@ -54,13 +56,17 @@ from portside.agent.service_connect_config import (
     hosts_file,
     proxy_config,
 )
-from portside.proxy.config import config_to_dict
+from portside.agent.service_connect_tls import write_tls
+from portside.proxy.config import TlsConfig, config_to_dict
 from portside.proxy.control import ProxyAdmin, ProxyAdminError
 
 log = logging.getLogger("portside.agent.service_connect")
 
 READY_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
+RESTART_MIN = 0.5  # seconds before restarting a proxy that exited, doubling ...
+RESTART_MAX = 30.0  # ... up to this
+RESTART_STABLE = 60.0  # a proxy that ran this long starts the backoff over
 _HOSTS_SCRIPT = 'mount --bind "$0" /etc/hosts && exec "$@"'
 
 
@@ -90,9 +96,12 @@ class TaskProxy:
         self.sock = sock
         self.admin = ProxyAdmin.unix(str(sock))
         self.process: asyncio.subprocess.Process | None = None
+        self.tls: TlsConfig | None = None  # the task's certificate files, when it has TLS
         self._wanted: dict[str, Any] | None = None
         self._wake = asyncio.Event()
         self._pusher: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None  # restarts a proxy that exits
+        self.restarts = 0
 
     @property
     def hosts_path(self) -> Path:
@@ -100,7 +109,8 @@ class TaskProxy:
 
     def _config(self, section: Mapping[str, Any]) -> Any:
         return proxy_config(section, self.aliases, task_address=self.task_address,
-                            admin_unix=str(self.sock), reserved_ports=self.reserved)
+                            admin_unix=str(self.sock), reserved_ports=self.reserved,
+                            tls=self.tls)
 
     def _write_hosts(self) -> None:
         try:
@@ -114,9 +124,16 @@ class TaskProxy:
     async def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         kill_recorded(self.dir)
+        self._write_hosts()
+        self.tls = write_tls(self.dir, self.section)
+        await self._spawn()
+        self._pusher = asyncio.create_task(self._push_loop(), name=f"sc-{self.task.task_id[:8]}")
+        self._keeper = asyncio.create_task(self._supervise(), name=f"sc-keep-{self.task.task_id[:8]}")
+
+    async def _spawn(self) -> None:
+        """Write the configuration of the section in force, run the proxy, wait for ``ready``."""
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
-        self._write_hosts()
         path = self.dir / "proxy.json"
         path.write_text(json.dumps(config_to_dict(self._config(self.section))))
         with open(self.dir / "proxy.log", "ab") as logfile:
@@ -137,11 +154,38 @@ class TaskProxy:
                             f"the Service Connect proxy exited (see {self.dir / 'proxy.log'})",
                         )
         except TimeoutError:
-            await self.stop()
+            await self._end_process()
             raise ContainerError(
                 "CannotStartContainerError", "the Service Connect proxy did not become ready"
             ) from None
-        self._pusher = asyncio.create_task(self._push_loop(), name=f"sc-{self.task.task_id[:8]}")
+
+    async def _supervise(self) -> None:
+        """Restart the proxy whenever it exits while its task runs, with backoff.
+
+        The delay doubles from RESTART_MIN to RESTART_MAX after each quick death and
+        starts over once a proxy stayed up for RESTART_STABLE seconds. The section in
+        force is written again, so a restarted proxy has the newest endpoints."""
+        loop = asyncio.get_running_loop()
+        delay = RESTART_MIN
+        while True:
+            proc = self.process
+            started = loop.time()
+            code = await proc.wait() if proc is not None else None
+            if loop.time() - started >= RESTART_STABLE:
+                delay = RESTART_MIN
+            log.warning("task %s: the Service Connect proxy exited (code %s); restarting in %.1fs",
+                        self.task.task_id, code, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_MAX)
+            try:
+                await self._spawn()
+            except (ContainerError, OSError) as exc:
+                log.warning("task %s: the Service Connect proxy did not restart: %s",
+                            self.task.task_id, exc)
+                continue
+            self.restarts += 1
+            log.info("task %s: the Service Connect proxy restarted (%d)",
+                     self.task.task_id, self.restarts)
 
     def desired(self, section: Mapping[str, Any]) -> None:
         self._wanted = dict(section)
@@ -165,8 +209,12 @@ class TaskProxy:
                 self._wake.set()
 
     async def _push(self, wanted: dict[str, Any]) -> None:
-        shape_old = {k: v for k, v in self.section.items() if k != "endpoints"}
-        shape_new = {k: v for k, v in wanted.items() if k != "endpoints"}
+        # a new certificate is new files only: the proxy reloads them itself (proxy/tls.py)
+        tls = write_tls(self.dir, wanted)
+        shape_old = {k: v for k, v in self.section.items() if k not in ("endpoints", "tls")}
+        shape_new = {k: v for k, v in wanted.items() if k not in ("endpoints", "tls")}
+        if tls != self.tls:
+            self.tls, shape_old = tls, {}
         if shape_old != shape_new:
             aliases = alias_addresses(wanted, self.task.task_arn, private=self.private)
             if aliases != self.aliases:
@@ -180,8 +228,17 @@ class TaskProxy:
                 await self.admin.push_endpoints(name, eps)
 
     async def stop(self) -> None:
-        if self._pusher is not None:
-            self._pusher.cancel()
+        tasks = [t for t in (self._keeper, self._pusher) if t is not None]
+        for task in tasks:  # no restart from here on
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # a restart in progress ends first
+        await self._end_process()
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir / "proxy.pid").unlink()
+        with contextlib.suppress(FileNotFoundError):
+            self.sock.unlink()
+
+    async def _end_process(self) -> None:
         proc = self.process
         if proc is not None and proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
@@ -192,10 +249,6 @@ class TaskProxy:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
-        with contextlib.suppress(FileNotFoundError):
-            (self.dir / "proxy.pid").unlink()
-        with contextlib.suppress(FileNotFoundError):
-            self.sock.unlink()
 
 
 def kill_recorded(directory: Path) -> None:
@@ -263,6 +316,15 @@ class ServiceConnect:
             wrap = ("unshare", "-m", "sh", "-c", _HOSTS_SCRIPT, str(proxy.hosts_path))
             container = replace(container, entry_point=wrap + container.entry_point)
         return container, out_env
+
+    async def stats(self) -> dict[str, Any]:
+        """Every running proxy's counters by task ARN (``GET /stats``); a proxy that does
+        not answer (restarting, say) is left out of this round."""
+        proxies = list(self.proxies.items())
+        answers = await asyncio.gather(*(p.admin.stats() for _, p in proxies),
+                                       return_exceptions=True)
+        return {arn: doc for (arn, _), doc in zip(proxies, answers, strict=True)
+                if isinstance(doc, dict)}
 
     async def stop(self, task_arn: str, task_id: str) -> None:
         """Stop the task's proxy (or one an earlier run left); idempotent."""

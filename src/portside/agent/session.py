@@ -12,7 +12,9 @@ doubling to 30 s).
 
 What the agent sends besides heartbeats — task health and awsvpc addresses —
 is state, not events: the :class:`Outbox` keeps the latest message per task
-and sends them all again on every new session.
+and sends them all again on every new session. While Service Connect proxies
+run, ``ServiceConnectStats`` carries their counters every 2 s (not replayed:
+only the newest counters matter).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from portside.agent.ecs_client import Credentials, EcsClient, EcsError
 log = logging.getLogger("portside.agent.session")
 
 HEARTBEAT_INTERVAL = 10.0
+PROXY_STATS_INTERVAL = 2.0  # ServiceConnectStats while proxies run (``portside top``)
 MIN_BACKOFF, MAX_BACKOFF = 1.0, 30.0
 CLOSE_REPLACED = 4000  # a newer session for this instance took over
 CLOSE_DEREGISTERED = 4004  # the instance is not registered any more
@@ -106,6 +109,7 @@ def _attachment_id(task_arn: str) -> str:
 
 
 ManifestHandler = Callable[[Iterable[Mapping[str, Any]]], Awaitable[None]]
+ProxyStats = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class Session:
@@ -119,6 +123,7 @@ class Session:
         on_manifest: ManifestHandler,
         running_tasks: Callable[[], list[str]],
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
+        proxy_stats: ProxyStats | None = None,
     ) -> None:
         self.client = client
         self.outbox = outbox
@@ -127,6 +132,7 @@ class Session:
         self.on_manifest = on_manifest
         self.running_tasks = running_tasks
         self.heartbeat_interval = heartbeat_interval
+        self.proxy_stats = proxy_stats
         self.connected = asyncio.Event()
         self.manifests = 0  # manifests applied, over all sessions
         self.sessions = 0
@@ -184,6 +190,7 @@ class Session:
         log.info("session open (%d)", self.sessions)
         writer = asyncio.create_task(self._write(ws))
         beats = asyncio.create_task(self._heartbeats(ws))
+        reports = asyncio.create_task(self._proxy_reports(ws))
         stopper = asyncio.create_task(stop.wait())
         try:
             for msg in self.outbox.replay():
@@ -196,7 +203,7 @@ class Session:
                 reader.cancel()
                 await ws.close()
         finally:
-            for t in (writer, beats, stopper):
+            for t in (writer, beats, reports, stopper):
                 t.cancel()
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
@@ -233,6 +240,17 @@ class Session:
         while True:
             await ws.send_json({"type": "Heartbeat", "runningTasks": self.running_tasks()})
             await asyncio.sleep(self.heartbeat_interval)
+
+    async def _proxy_reports(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        if self.proxy_stats is None:
+            return
+        sent_some = False
+        while True:
+            await asyncio.sleep(PROXY_STATS_INTERVAL)
+            tasks = await self.proxy_stats()
+            if tasks or sent_some:  # one empty report clears what the control plane holds
+                await ws.send_json({"type": "ServiceConnectStats", "at": time.time(), "tasks": tasks})
+            sent_some = bool(tasks)
 
     # -- one handler per message type ------------------------------------
 

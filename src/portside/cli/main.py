@@ -12,8 +12,10 @@ import click
 
 from portside import __version__
 from portside.cli.agent import agent as agent_command
+from portside.cli.capacity import capacity as capacity_command
 from portside.cli.inspect import explain, status
 from portside.cli.simulate import simulate as simulate_command
+from portside.cli.top import top as top_command
 from portside.config import (
     DEFAULT_ACCOUNT,
     DEFAULT_DATA_DIR,
@@ -66,6 +68,8 @@ def cli() -> None:
 @click.option("--driver", type=click.Choice(["auto", "docker", "process"]), default="auto",
               show_default=True, help="How local agents run tasks (auto: docker if it answers).")
 @click.option("--region", default="us-east-1", show_default=True, help="Region of the local agents.")
+@click.option("--no-fargate", is_flag=True,
+              help="Start no Fargate pool (FARGATE tasks then fail: no capacity).")
 def up(
     host: str,
     port: int,
@@ -81,6 +85,7 @@ def up(
     memory: int | None,
     driver: str,
     region: str,
+    no_fargate: bool,
 ) -> None:
     """Start the control plane (SQLite by default; PORTSIDE_DATABASE_URL for PostgreSQL)."""
     from portside.runtime.control_plane import run
@@ -134,9 +139,13 @@ def up(
             ensure_default_cluster(app, region)
             zones = zone_names(azs, region)
             logs = agents.start(count, zones, cpu, memory)
+            if not no_fargate:
+                agents.start_fargate_pool(zones[0])
             why = "" if driver == "process" or count == 0 else " (a Docker engine answers)"
             click.echo(f"  agents:   {count} local agent(s), driver {driver}{why}, "
                        f"zones {', '.join(zones)}; logs in {Path(logs[0]).parent.parent}")
+            if not no_fargate:
+                click.echo("  fargate:  a Fargate pool with this machine's capacity (--no-fargate: none)")
         sys.stdout.flush()
 
     try:
@@ -154,6 +163,8 @@ cli.add_command(agent_command)
 cli.add_command(status)
 cli.add_command(explain)
 cli.add_command(simulate_command)
+cli.add_command(capacity_command)
+cli.add_command(top_command)
 
 
 def _redact(url: str) -> str:

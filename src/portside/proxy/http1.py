@@ -4,7 +4,9 @@ One :class:`ServerProtocol` per accepted connection (``asyncio.Protocol`` with
 httptools' llhttp parser, the fastest path asyncio offers). Requests are handled
 one at a time in arrival order; pipelined requests wait in a short queue (reading
 pauses when it grows). Keep-alive follows the client (HTTP/1.1 default on,
-``Connection: close`` honoured, HTTP/1.0 ``keep-alive`` honoured).
+``Connection: close`` honoured, HTTP/1.0 ``keep-alive`` honoured). A client's
+half-close (``nc`` at the end of its stdin) ends its requests, not the answers:
+the connection closes once every request received before the FIN is answered.
 
 Request bodies are buffered whole (up to ``max_body`` bytes, else 413) so a retry
 can resend them; ``Expect: 100-continue`` is answered here. Response bodies are
@@ -128,6 +130,7 @@ class ServerProtocol(asyncio.Protocol):
         self._writable: asyncio.Future[None] | None = None
         self._paused = False
         self._closed = False
+        self._eof = False  # the client half-closed: no more requests, answers still go out
         self._idle: IdleTimer | None = None
 
     # --- connection -----------------------------------------------------------------
@@ -151,6 +154,11 @@ class ServerProtocol(asyncio.Protocol):
             self._task.cancel()
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
+
+    def eof_received(self) -> bool:
+        """A half-close ends the requests, not the answers: keep writing until they are out."""
+        self._eof = True
+        return self._busy or bool(self._queue)  # False: nothing in flight, close now
 
     def pause_writing(self) -> None:
         self._writable = self._loop.create_future()
@@ -233,6 +241,9 @@ class ServerProtocol(asyncio.Protocol):
         while True:
             if not self._queue:
                 self._busy = False
+                if self._eof:  # answered everything the client sent before its FIN
+                    transport.close()
+                    return
                 self._wakeup = self._loop.create_future()
                 await self._wakeup
                 self._wakeup = None

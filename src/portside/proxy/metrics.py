@@ -97,6 +97,7 @@ class Stats:
             "responses": dict(zip(CLASSES, self.responses, strict=True)),
             "latency_count": sum(self.latency.counts),
             "latency_sum": self.latency.sum,
+            "latency_buckets": list(self.latency.counts),  # per bucket of BUCKETS, then +Inf
             "retries": self.retries,
             "timeouts": self.timeouts,
             "connections_active": self.connections_active,
@@ -147,7 +148,8 @@ class Metrics:
         return {
             "services": {name: s.as_dict() for name, s in sorted(self._services.items())},
             "endpoints": {
-                f"{svc}/{key}": s.as_dict() for (svc, key), s in sorted(self._endpoints.items())
+                f"{svc}/{key}": {**s.as_dict(), "ejected": self.ejected.get((svc, key), 0)}
+                for (svc, key), s in sorted(self._endpoints.items())
             },
         }
 

@@ -204,6 +204,12 @@ class Proxy:
             return self._admin_config.unix
         return self._admin_config.address, _port(self._admin)
 
+    def stats(self) -> dict[str, Any]:
+        """The counters as JSON (``GET /stats``), with each endpoint's ``ejected`` 0/1."""
+        for cluster in self.clusters.values():
+            cluster.publish_ejections()
+        return self.metrics.snapshot()
+
     def render_metrics(self) -> str:
         for cluster in self.clusters.values():
             cluster.publish_ejections()
@@ -234,7 +240,7 @@ class Proxy:
                 text = self.render_metrics().encode()
                 return Response(200, [(b"content-type", CONTENT_TYPE.encode())], body=text)
             if route == (b"GET", b"/stats"):
-                return _json(200, self.metrics.snapshot())
+                return _json(200, self.stats())
             if route == (b"GET", b"/config"):
                 return _json(200, config_to_dict(self.config))
             if route == (b"GET", b"/listeners"):

@@ -5,7 +5,10 @@ an endpoint accepted a connection (a refused connect is tried on another endpoin
 up to the retry policy's count, and feeds outlier detection); then bytes are
 copied both ways with back-pressure (a side whose write buffer fills pauses the
 other side's reads). A half-close is passed on where the transport can (not over
-TLS); the idle timeout closes both sides after no bytes either way.
+TLS, where a server's FIN closes the client's side instead), also one that
+arrives while the upstream connection is still opening (uvloop reports it even
+though reading is paused); the idle timeout closes both sides after no bytes
+either way.
 
 HTTP/2 and gRPC through this path get per-connection, not per-request, balancing,
 retries and metrics: their long-lived connections stick to one endpoint.
@@ -36,6 +39,8 @@ class TcpSite:
 
 class _Side(asyncio.Protocol):
     """One socket of a splice; ``peer`` is the other one."""
+
+    accepted = False  # True for the downstream side (the connection the proxy accepted)
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
@@ -73,6 +78,11 @@ class _Side(asyncio.Protocol):
             return False  # both halves done: close
         if peer.transport.can_write_eof():
             peer.transport.write_eof()
+        elif not self.accepted:
+            # TLS carries no half-close: the server is done, so the client's side closes
+            # once its pending bytes are out (a client's half-close is kept: an answer follows)
+            peer.transport.close()
+            return False
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -100,6 +110,8 @@ class _Side(asyncio.Protocol):
 class SpliceProtocol(_Side):
     """The downstream (accepted) side; it opens the upstream side."""
 
+    accepted = True
+
     def __init__(self, site: TcpSite) -> None:
         super().__init__(site.stats)
         self._site = site
@@ -119,6 +131,12 @@ class SpliceProtocol(_Side):
             self._early.append(data)
         else:
             super().forward(data)
+
+    def eof_received(self) -> bool:
+        if self.peer is None:  # a FIN before the upstream is open: pass it on once joined
+            self.eof = True
+            return True
+        return super().eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._task is not None and not self._task.done():
@@ -174,7 +192,11 @@ class SpliceProtocol(_Side):
         early, self._early = self._early, []
         for data in early:
             super().forward(data)
+        if self.eof and upstream.transport is not None and upstream.transport.can_write_eof():
+            upstream.transport.write_eof()
         if upstream.eof and self.transport.can_write_eof():
             self.transport.write_eof()
+        elif upstream.eof:  # over TLS: as in eof_received
+            self.transport.close()
         with contextlib.suppress(RuntimeError):
             self.transport.resume_reading()

@@ -14,7 +14,9 @@ and sends only when the manifest differs from the last one it sent. With
 nothing to send for a third of the heartbeat timeout it sends ``Ping``.
 
 From the agent: ``Heartbeat`` (one commit of the instance: ``last_heartbeat_at``
-and ``agent_connected``), ``TaskHealth``, ``TaskNetwork``, ``Ack``, ``Pong``.
+and ``agent_connected``), ``TaskHealth``, ``TaskNetwork``, ``Ack``, ``Pong``, and
+``ServiceConnectStats`` (proxy counters, kept in memory for ``portside top``:
+runtime/service_connect_stats.py).
 
 The background component :func:`run` keeps the rest moving: it marks
 instances whose agent went quiet (``controllers.agent_liveness``), rotates the
@@ -46,6 +48,8 @@ from portside.domain.errors import ClientException
 from portside.runtime.manifest import instances_touched, manifest_tasks
 from portside.runtime.manifest import shape as _shape
 from portside.runtime.service_connect_payload import NamespaceIndex
+from portside.runtime.service_connect_stats import ProxyStatsBook
+from portside.runtime.service_connect_tls import Certificates
 from portside.store.store import Change, Delete
 
 log = logging.getLogger("portside.agent_sessions")
@@ -96,6 +100,9 @@ class Sessions:
             if cred.valid(self.started):
                 app.secrets[cred.access_key_id] = cred.secret_access_key
         self.connect_index = NamespaceIndex(app.store)
+        self.certificates = Certificates(  # Service Connect TLS
+            app.store, timedelta(seconds=app.settings.service_connect_cert_validity))
+        self.proxy_stats = ProxyStatsBook()
         app.store.subscribe(self._changed)
 
     def _changed(self, changes: Sequence[Change]) -> None:
@@ -184,6 +191,7 @@ class Sessions:
                 await session.ws.close(code=GONE, message=b"container instance not registered")
                 return
             tasks = manifest_tasks(self.app.store, instance)
+            self.certificates.attach(session.instance_arn, tasks, _now())
             if tasks == session.sent_tasks:
                 continue
             session.seq = max(session.seq + 1, self.app.store.revision)
@@ -219,6 +227,8 @@ class Sessions:
             session.acked = max(session.acked, int(message["seq"]))
         elif kind == "Pong":
             session.last_pong = now
+        elif kind == "ServiceConnectStats":
+            self.proxy_stats.record(arn, message, now.timestamp())
         else:
             log.warning("session %s: unknown message type %r", arn, kind)
 
@@ -242,7 +252,13 @@ class Sessions:
             log.info("agent of %s missed its heartbeats: agentConnected false", ci.key)
 
     async def rotate(self, now: datetime) -> None:
-        """Give every connected agent a new key pair when its current one is due."""
+        """Give every connected agent a new key pair when its current one is due.
+
+        An instance holding a Service Connect certificate that is due gets a new
+        manifest, which carries the new certificate."""
+        for arn in self.certificates.due(now):
+            if arn in self.by_instance:
+                self.by_instance[arn].dirty.set()
         for session in list(self.by_instance.values()):
             cred, fresh = self.credential(session.instance_arn, now)
             if fresh:
