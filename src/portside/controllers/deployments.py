@@ -96,8 +96,11 @@ def failed_tasks(
     reset_on_healthy: bool = True,
 ) -> int:  # fmt: skip
     """The circuit breaker's failure count for one deployment's tasks (see the docstring)."""
-    fails = [failed_at(t) for t in tasks if stopped_on_its_own(t) or failed_health(t)]
-    if not reset_on_healthy:
+    fails = [
+        failed_at(t) for t in tasks
+        if t.stop_code is not None and (stopped_on_its_own(t) or failed_health(t))
+    ]  # fmt: skip
+    if not reset_on_healthy or not fails:
         return len(fails)
     last_ok = max(
         (t.started_at for t in tasks if t.started_at and succeeded(t, checked, now, settle)),
@@ -108,11 +111,11 @@ def failed_tasks(
 
 def start_failures(tasks: Sequence[Task]) -> tuple[int, datetime | None]:
     """Tasks that failed to start since one last reached RUNNING, and when the last did."""
+    failed = [t for t in tasks if t.last_status == "STOPPED" and failed_to_start(t)]
+    if not failed:  # the usual case: no need to look for the last start
+        return 0, None
     last_run = max((t.started_at for t in tasks if t.started_at), default=None)
-    fails = [
-        failed_at(t) for t in tasks
-        if failed_to_start(t) and (last_run is None or failed_at(t) > last_run)
-    ]
+    fails = [failed_at(t) for t in failed if last_run is None or failed_at(t) > last_run]
     return len(fails), max(fails, default=None)
 
 

@@ -40,7 +40,7 @@ from portside.controllers.fenceposts import THROTTLE_AFTER, start_delay
 from portside.controllers.launch import Launcher
 from portside.controllers.plan import Plan, View, scaling_reason, triage
 from portside.controllers.replica import plan_replica
-from portside.controllers.snapshot import Snapshot
+from portside.controllers.snapshot import Snapshot, service_tasks
 from portside.controllers.task_state import (
     LOST,
     SCHEDULER,
@@ -51,6 +51,7 @@ from portside.controllers.task_state import (
     is_pending,
     lost_at,
 )
+from portside.domain.ecs import fargate
 from portside.domain.ecs.cluster import Cluster
 from portside.domain.ecs.container_instance import ContainerInstance
 from portside.domain.ecs.service import Service
@@ -70,33 +71,38 @@ class Decision:
     """The tasks asked to stop, as they are to be written (desired STOPPED, reason, code)."""
     service: Service | None = None
     """The updated service, when anything about it changed."""
+    placed: tuple[Task, ...] = ()
+    """PROVISIONING tasks that waited for capacity, now on an instance."""
     wake_at: datetime | None = None
     """The earliest time at which time alone may change this decision."""
 
     @property
     def empty(self) -> bool:
-        return not (self.start or self.stop or self.service)
+        return not (self.start or self.stop or self.service or self.placed)
 
     def changes(self) -> list[Change]:
         out: list[Change] = []
         if self.service is not None:
             out.append(self.service)
         out.extend(self.start)
+        out.extend(self.placed)
         out.extend(self.stop)
         return out
 
 
-class _HealthChecks:
-    """Task definition ARN -> has a health check, looked up once per pass."""
+class _HealthChecks(dict[str, bool]):
+    """Task definition ARN -> has a health check, looked up once per pass.
+
+    The controller asks for every task, several times a pass: a dict's own
+    ``__getitem__`` (the View's ``checked``) answers, ``__missing__`` looks up."""
 
     def __init__(self, snapshot: Snapshot):
+        super().__init__()
         self._snapshot = snapshot
-        self._seen: dict[str, bool] = {}
 
-    def __call__(self, arn: str) -> bool:
-        if arn not in self._seen:
-            self._seen[arn] = has_health_check(self._snapshot.get(TaskDefinition.KIND, arn))
-        return self._seen[arn]
+    def __missing__(self, arn: str) -> bool:
+        found = self[arn] = has_health_check(self._snapshot.get(TaskDefinition.KIND, arn))
+        return found
 
 
 def decide(
@@ -110,17 +116,21 @@ def decide(
     cluster = snapshot.get(Cluster.KIND, original.cluster_arn)
     if not isinstance(cluster, Cluster):
         return Decision(service_arn)
-    history = [
-        t for t in snapshot.children(Task.KIND, original.cluster_arn).values()
-        if t.service_arn == service_arn
-    ]
+    history = service_tasks(snapshot, original.cluster_arn, service_arn)
     current = [t for t in history if t.last_status != "STOPPED"]
     instances: Mapping[str, ContainerInstance] = snapshot.children(
         ContainerInstance.KIND, original.cluster_arn
     )
+    elsewhere = {
+        t.container_instance_arn for t in current
+        if t.launch_type == "FARGATE" and t.container_instance_arn not in instances
+    }  # fmt: skip
+    if elsewhere:  # the Fargate pool may have joined another cluster (domain/ecs/fargate.py)
+        pool = {a: snapshot.get(ContainerInstance.KIND, a) for a in elsewhere if a}
+        instances = {**instances, **{a: i for a, i in pool.items() if i is not None}}
     view = View(
         original, cluster, now, policy, instances, current,
-        conditions(instances, current, now, policy), _HealthChecks(snapshot),
+        conditions(instances, current, now, policy), _HealthChecks(snapshot).__getitem__,
     )  # fmt: skip
     if original.status == "DRAINING":
         return _drain(view)
@@ -155,19 +165,29 @@ def decide(
     messages += plan.messages
 
     started: list[Task] = []
+    placed: list[Task] = []
     problem: str | None = None
-    if primary is not None and (plan.launches or plan.targets):
-        started, problem = launcher.launch(primary, plan.launches, plan.targets)
+    waiting = _waiting(view, plan)
+    if primary is not None and (plan.launches or plan.targets or waiting):
+        started, placed, problem = launcher.launch(
+            primary, plan.launches, plan.targets, waiting
+        )
     stopped = [request_stop(t, now, why, SCHEDULER) for t, why in plan.stops]
     if started:
         messages.append(ev.started(svc.service_name, [t.task_id for t in started]))
+    if placed:
+        messages.append(ev.placed(svc.service_name, [t.task_id for t in placed]))
     if stopped:
         messages.append(ev.stopped(svc.service_name, [t.task_id for t in stopped]))
     if problem:
         messages.append(problem)
-    steady = plan.steady and not started and problem is None and svc is original
+        if primary is not None and fargate.wants_fargate(
+            primary.launch_type, primary.capacity_provider_strategy
+        ):
+            plan.wake.append(now + fargate.RETRY)  # its capacity is shared by every cluster
+    steady = plan.steady and not started and not placed and problem is None and svc is original
 
-    after = _after(view, started, stopped)
+    after = _after(view, started, [*placed, *stopped])
     deployments, done = settle(svc, _by_deployment(after), failures, steady, plan.desired, now)
     messages += done
     if steady:
@@ -180,7 +200,22 @@ def decide(
         stop=tuple(stopped),
         service=updated if updated != original else None,
         wake_at=_wake(view, updated, plan.wake),
+        placed=tuple(placed),
     )
+
+
+def _waiting(view: View, plan: Plan) -> list[Task]:
+    """The primary deployment's tasks waiting in PROVISIONING for a provider's capacity."""
+    primary = view.svc.primary
+    if primary is None or primary.rollout_state == "FAILED":
+        return []
+    stopping = {t.task_arn for t, _ in plan.stops}
+    return [
+        t for t in view.tasks
+        if t.container_instance_arn is None and t.last_status == "PROVISIONING"
+        and t.desired_status == "RUNNING" and t.capacity_provider_name
+        and t.started_by == primary.id and t.task_arn not in stopping
+    ]  # fmt: skip
 
 
 def _drain(view: View) -> Decision:
@@ -206,11 +241,14 @@ def _drain(view: View) -> Decision:
 
 
 def _after(view: View, started: Sequence[Task], stopped: Sequence[Task]) -> list[Task]:
-    """The service's tasks once this pass is applied: not STOPPED, not on a lost instance."""
+    """The service's tasks once this pass is applied: not STOPPED, not on a lost instance
+    (``changed``: stop requests, and waiting tasks now placed)."""
     replaced = {t.task_arn: t for t in stopped}
+    conditions = view.conditions  # view.condition(t) != LOST, inlined (every task, every pass)
     out = [
-        replaced.get(t.task_arn, t) for t in view.tasks if view.condition(t) != LOST
-    ]
+        replaced.get(t.task_arn, t) for t in view.tasks
+        if t.container_instance_arn is None or conditions.get(t.container_instance_arn, LOST) != LOST
+    ]  # fmt: skip
     return [t for t in out if t.last_status != "STOPPED"] + list(started)
 
 

@@ -53,3 +53,17 @@ class MemorySnapshot:
 
     def children(self, kind: str, parent: str) -> Mapping[str, Any]:
         return self._by_parent.get((kind, parent), {})
+
+
+def service_tasks(snapshot: Snapshot, cluster_arn: str, service_arn: str) -> list[Any]:
+    """One service's tasks, whatever their status, in creation order.
+
+    A snapshot that keeps tasks by service (``tasks_of_service``, as the simulator's
+    state does) answers without reading the cluster's other tasks; any other
+    snapshot's cluster tasks are filtered. Both give the same list.
+    """
+    indexed = getattr(snapshot, "tasks_of_service", None)
+    if indexed is not None:
+        return list(indexed(service_arn).values())
+    tasks = snapshot.children("task", cluster_arn).values()
+    return [t for t in tasks if t.service_arn == service_arn]

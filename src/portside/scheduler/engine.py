@@ -51,10 +51,15 @@ FULL_TRACE_LIMIT = 50_000
 class PlacementResult:
     placements: tuple[Placement | None, ...]
     """Per task of the batch, where it goes, or None when it could not be placed."""
-    failures: tuple[PlacementFailure, ...]
-    """For the tasks not placed: each instance once, with its reason when the first of them
-    failed (ECS's ``failures``)."""
     trace: Trace
+    instance_count: int = 0
+
+    @property
+    def failures(self) -> tuple[PlacementFailure, ...]:
+        """For the tasks not placed: each instance once, with its reason when the first of
+        them failed (ECS's ``failures``). Listed when asked: the service controller, which
+        places often and into full clusters, reads only the trace."""
+        return _failures(self.trace.decisions, self.instance_count)
 
     @property
     def placed(self) -> list[Placement]:
@@ -84,11 +89,7 @@ def place(
         placements.append(placement)
         decisions.append(decision)
     labels = tuple(tuple(s.label for s in r.effective_strategies()) for r in batch.requests)
-    return PlacementResult(
-        tuple(placements),
-        _failures(decisions, len(instances)),
-        Trace(seed, labels, tuple(decisions)),
-    )
+    return PlacementResult(tuple(placements), Trace(seed, labels, tuple(decisions)), len(instances))
 
 
 class _Request:
@@ -118,12 +119,13 @@ class _Request:
         self.pre: list[str | None] = []
         self.post: list[str | None] = []
         counts: dict[str, int] = {}
+        checks = [(f.check, f.name == "MemberOf") for f in STATIC if f.applies(req)]
         for n in batch.nodes:
             pre = post = None
-            for f in STATIC:
-                reason = f.check(req, n)
+            for check, after_resources in checks:
+                reason = check(req, n)
                 if reason is not None:
-                    if f.name == "MemberOf":
+                    if after_resources:
                         post = reason
                     else:
                         pre = reason
@@ -302,11 +304,15 @@ def _keys(scorers_: tuple[Scorer, ...], n: Node) -> tuple[tuple[str, int], ...]:
     return tuple((s.label, s.key(n)) for s in scorers_)
 
 
-def _failures(decisions: list[Decision], instance_count: int) -> tuple[PlacementFailure, ...]:
+def _failures(decisions: Sequence[Decision], instance_count: int) -> tuple[PlacementFailure, ...]:
     seen: dict[tuple[str | None, str], PlacementFailure] = {}
+    listed_already: set[int] = set()
     for d in decisions:
         if d.instance_arn is not None:
             continue
+        if id(d.rejections) in listed_already:
+            continue  # a renumbered repeat of a failure already listed (_renumber)
+        listed_already.add(id(d.rejections))
         listed = [x for x in d.rejections if x.reason not in NOT_CANDIDATES]
         if not listed:
             detail = (

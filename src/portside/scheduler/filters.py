@@ -29,11 +29,17 @@ from portside.scheduler.model import (
 from portside.scheduler.node import Node
 
 
+def _always(req: TaskRequest) -> bool:
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class Filter:
     name: str
     static: bool
     check: Callable[[TaskRequest, Node], str | None]
+    applies: Callable[[TaskRequest], bool] = _always
+    """False when ``check`` passes every instance for this request (nothing to check)."""
 
 
 def _status(req: TaskRequest, node: Node) -> str | None:
@@ -88,10 +94,12 @@ PIPELINE: tuple[Filter, ...] = (
     Filter("Status", True, _status),
     Filter("LaunchType", True, _launch_type),
     Filter("Agent", True, _agent),
-    Filter("RequiresAttributes", True, _attributes),
+    Filter("RequiresAttributes", True, _attributes, lambda req: bool(req.required_attributes)),
     Filter("Resources", False, _resources),
     Filter("DistinctInstance", False, _distinct_instance),
-    Filter("MemberOf", True, _member_of(dynamic=False)),
+    Filter("MemberOf", True, _member_of(dynamic=False), lambda req: any(
+        c.query is not None and not c.query.dynamic for c in req.constraints
+    )),
     Filter("MemberOfTaskGroup", False, _member_of(dynamic=True)),
 )
 """Every filter, in the order they run: the first reason found is the instance's reason."""

@@ -84,8 +84,12 @@ class Index:
         """Instances short of a resource this request needs, and which one."""
         self.exhausted_counts: dict[str, int] = {}
         self._names: dict[tuple[str | None, ...], str] = {}
+        spread_attributes = [s.counts.attribute for s in self.spreads]
         for n in nodes:
-            bucket = tuple(n.state.attributes.get(s.counts.attribute) for s in self.spreads)
+            bucket = (
+                tuple(n.state.attributes.get(a) for a in spread_attributes)
+                if spread_attributes else ()
+            )  # fmt: skip
             self.bucket_of.append(bucket)
             entries = self.buckets.setdefault(bucket, [])
             if eligible(n):
@@ -98,6 +102,8 @@ class Index:
             entries.sort()
 
     def _entry(self, n: Node) -> Entry:
+        if len(self.keys) == 1:  # the common shape (one binpack), without a generator
+            return (self.keys[0].key(n), n.rank, n.index)
         return (*(k.key(n) for k in self.keys), n.rank, n.index)
 
     def refresh(self, n: Node) -> None:

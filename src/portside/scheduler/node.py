@@ -5,11 +5,15 @@ parts a placement changes (cpu, memory, ports, GPUs, ENI slots, task groups)
 so each task of a batch is placed against what the earlier ones left. A node
 answers the cluster query language's questions itself, so ``memberOf``
 expressions evaluate against it directly.
+
+A batch makes a node of every instance but reserves on few of them, so the
+collections (ports, GPUs, task groups) are the snapshot's own until the first
+reservation copies them (copy on write).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from portside.domain.ecs.model import PortReservation, Reservation
@@ -31,6 +35,7 @@ class Node:
     __slots__ = (
         "_dyn_tcp",
         "_dyn_udp",
+        "_own",
         "cpu",
         "enis",
         "gpus",
@@ -49,13 +54,14 @@ class Node:
         self.state = state
         self.cpu = state.cpu
         self.memory = state.memory
-        self.ports = set(state.ports)
-        self.ports_udp = set(state.ports_udp)
-        self.gpus = list(state.gpus)
+        self.ports: set[int] | frozenset[int] = state.ports
+        self.ports_udp: set[int] | frozenset[int] = state.ports_udp
+        self.gpus: Sequence[str] = state.gpus
         self.enis = state.eni_slots
-        self.groups = dict(state.groups)
-        self._dyn_tcp = sum(1 for p in self.ports if _LO <= p < _HI)
-        self._dyn_udp = sum(1 for p in self.ports_udp if _LO <= p < _HI)
+        self.groups: Mapping[str, int] = state.groups
+        self._own = False
+        """Whether the collections above are this node's copies yet (see the docstring)."""
+        self._dyn_tcp = self._dyn_udp = -1  # taken dynamic ports: counted when first asked
 
     # -- the cluster query language's view of the instance ------------------
 
@@ -100,9 +106,11 @@ class Node:
                 if p.port in (self.ports_udp if p.protocol == "udp" else self.ports):
                     return PORTS
             free = len(DYNAMIC_PORTS)
-            if req.dynamic_ports > free - self._dyn_tcp:
+            if req.dynamic_ports and req.dynamic_ports > free - self._dynamic_taken(udp=False):
                 return PORTS
-            if req.dynamic_ports_udp > free - self._dyn_udp:
+            if req.dynamic_ports_udp and req.dynamic_ports_udp > free - self._dynamic_taken(
+                udp=True
+            ):
                 return PORTS
         if req.gpus > len(self.gpus):
             return GPU
@@ -112,6 +120,10 @@ class Node:
 
     def reserve(self, req: TaskRequest, group: str) -> Reservation:
         """Take what ``req`` needs (the caller checked :meth:`lacks`) and say what was taken."""
+        if not self._own:
+            self.ports, self.ports_udp = set(self.ports), set(self.ports_udp)
+            self.gpus, self.groups = list(self.gpus), dict(self.groups)
+            self._own = True
         self.cpu -= req.cpu
         self.memory -= req.memory
         ports = list(req.ports)
@@ -126,10 +138,12 @@ class Node:
                 self._take(port, protocol)
                 ports.append(PortReservation(port, protocol))
         gpus = tuple(self.gpus[: req.gpus])
-        del self.gpus[: req.gpus]
+        self.gpus = self.gpus[req.gpus :]
         if req.eni and self.enis is not None:
             self.enis -= 1
-        self.groups[group] = self.groups.get(group, 0) + 1
+        groups = self.groups
+        assert isinstance(groups, dict)  # copied above
+        groups[group] = groups.get(group, 0) + 1
         return Reservation(
             cpu=req.cpu, memory=req.memory, ports=tuple(ports), gpus=gpus, eni=req.eni
         )
@@ -138,9 +152,20 @@ class Node:
         taken = self.ports_udp if protocol == "udp" else self.ports
         if port in taken:
             return
+        assert isinstance(taken, set)  # copied by reserve()
         taken.add(port)
-        if _LO <= port < _HI:
-            if protocol == "udp":
+        if _LO <= port < _HI:  # (a count not taken yet will include the port)
+            if protocol == "udp" and self._dyn_udp >= 0:
                 self._dyn_udp += 1
-            else:
+            elif protocol != "udp" and self._dyn_tcp >= 0:
                 self._dyn_tcp += 1
+
+    def _dynamic_taken(self, udp: bool) -> int:
+        """How many ports of the dynamic range are taken (counted once, then kept)."""
+        if udp:
+            if self._dyn_udp < 0:
+                self._dyn_udp = sum(1 for p in self.ports_udp if _LO <= p < _HI)
+            return self._dyn_udp
+        if self._dyn_tcp < 0:
+            self._dyn_tcp = sum(1 for p in self.ports if _LO <= p < _HI)
+        return self._dyn_tcp

@@ -102,3 +102,33 @@ def test_remaining_resources_for_describe() -> None:
     assert left["PORTS_UDP"].string_set_value == ("53",)
     assert left["GPU"].string_set_value == ("g0",)
     assert left["ENI"].integer_value == 2
+
+
+def test_a_reader_that_tells_its_commits_gets_the_states_built_from_scratch() -> None:
+    """The simulator's state (and the store) name the tasks each commit changed; the kept
+    states follow them (puts, moves, stops, deletes) and equal a build from scratch."""
+    import dataclasses
+
+    from portside.sim.state import SimState
+    from portside.store.store import Delete
+
+    a, b = instance(0), instance(1)
+    state = SimState([a, b])
+    kept_before = instance_states(state, CLUSTER)  # kept from now on, told of each commit
+    assert [s.cpu for s in kept_before] == [2048, 2048]
+    t0, t1 = task(0, a, last_status="RUNNING"), task(1, a, last_status="PENDING")
+    steps: list[list[Any]] = [
+        [t0, t1],
+        [dataclasses.replace(t1, last_status="RUNNING", container_instance_arn=b.container_instance_arn)],
+        [dataclasses.replace(t0, last_status="STOPPED", desired_status="STOPPED")],
+        [Delete(Task.KIND, t0.task_arn)],
+        [task(2, b, last_status="RUNNING", group="service:web")],
+        [dataclasses.replace(b, status="DRAINING")],
+    ]
+    for changes in steps:
+        state.commit(changes)
+        scratch = Reader(*state.all(ContainerInstance.KIND).values(), *state.all(Task.KIND).values())
+        kept, built = instance_states(state, CLUSTER), instance_states(scratch, CLUSTER)
+        assert [dataclasses.asdict(s) for s in kept] == [dataclasses.asdict(s) for s in built]
+    last = instance_states(state, CLUSTER)
+    assert [(s.cpu, s.groups) for s in last] == [(2048, {}), (1536, {"service:web": 1})]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from portside.aws.arn import is_arn, parse_arn
 from portside.domain.ecs.model import Failure, PortReservation, Reservation
@@ -356,11 +356,16 @@ def _deletable(store: Store, scope: Scope, ref: str) -> tuple[str, TaskDefinitio
     return "", td
 
 
-def purgeable(store: Store, in_use: Collection[str]) -> list[Delete]:
+class _Reader(Protocol):
+    def all(self, kind: str) -> Mapping[str, Any]: ...
+
+
+def purgeable(store: _Reader, in_use: Collection[str]) -> list[Delete]:
     """Removals for DELETE_IN_PROGRESS revisions no task or service in ``in_use`` references.
 
     ECS keeps such a revision until the last task and service using it are gone;
-    a reconciler that knows which definitions are in use commits these.
+    a reconciler that knows which definitions are in use commits these
+    (controllers/retention.py). ``store`` is the store or a controller's snapshot.
     """
     return [
         Delete(TaskDefinition.KIND, arn)
