@@ -150,6 +150,8 @@ def portside_up(driver: str, instances: int, per_instance: int) -> Iterator[Up]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if not os.environ.get("BENCH_KEEP_DATA"):  # BENCH_KEEP_DATA=1 keeps logs and the store
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _health(up: Up) -> bool:

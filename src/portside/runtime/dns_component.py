@@ -1,24 +1,45 @@
-"""The DNS server beside the API (``portside up --dns-port``)."""
+"""The DNS server beside the API (``portside up --dns-port``), on its own thread."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from portside.api.app import App
-from portside.dns.server import DnsServer, DnsSettings
+from portside.dns.server import DnsSettings
+from portside.dns.thread import DnsThread
 from portside.runtime.dns_registry import CloudMapRegistry
 
 log = logging.getLogger("portside.dns")
 
 
-async def start_dns(app: App) -> DnsServer | None:
+class DnsComponent:
+    """What :func:`start_dns` returns: the serving thread and the registry feeding it."""
+
+    def __init__(self, thread: DnsThread, registry: CloudMapRegistry) -> None:
+        self.thread = thread
+        self.registry = registry
+
+    @property
+    def port(self) -> int:
+        return self.thread.port
+
+    async def stop(self) -> None:
+        self.registry.close()
+        await self.thread.aclose()
+
+
+async def start_dns(app: App) -> DnsComponent | None:
     """Start serving Cloud Map DNS namespaces, or None when DNS is off."""
     port = app.settings.dns_port
     if port is None:
         return None
-    server = DnsServer(
-        CloudMapRegistry(app.store), DnsSettings(host=app.settings.dns_host, port=port)
-    )
-    await server.start()
-    app.extras["dns_port"] = server.port
-    return server
+    registry = CloudMapRegistry(app.store, asyncio.get_running_loop())
+    thread = DnsThread(registry, DnsSettings(host=app.settings.dns_host, port=port))
+    try:
+        await asyncio.to_thread(thread.start)
+    except BaseException:
+        registry.close()
+        raise
+    app.extras["dns_port"] = thread.port
+    return DnsComponent(thread, registry)

@@ -1,12 +1,19 @@
 """Feed the DNS server from the Cloud Map registry in the store.
 
-The server asks ``current()`` on every query; the zones are rebuilt only after a
-commit touched a Cloud Map resource (the store tells us through ``subscribe``),
-so a registration or a health change is served from the very next query.
+The DNS server runs on its own thread (:mod:`portside.dns.thread`) and calls
+``current()`` on every query, so ``current()`` only returns the last snapshot
+built: an immutable ``Zones``, replaced by one attribute assignment. Snapshots
+are built on the control plane's event loop, the only place that reads the
+store: a commit that touched a Cloud Map resource (the store tells us through
+``subscribe``) schedules one rebuild on the loop, and every commit before that
+rebuild runs shares it. A registration or a health change is served from the
+first query after the loop ran the rebuild, within one loop iteration of the
+commit.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,25 +36,34 @@ _KINDS = ("sd_namespace", "sd_service", "sd_instance")
 class CloudMapRegistry:
     """A :class:`portside.dns.zone.Registry` over the store's Cloud Map resources."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, loop: asyncio.AbstractEventLoop) -> None:
         self._store = store
+        self._loop = loop
         self._revision = 0
         self._zones = self._build()
-        self._dirty = False
+        self._pending = False
+        self._closed = False
         store.subscribe(self._changed)
 
     def current(self) -> Zones:
-        if self._dirty:
-            self._dirty = False
-            self._zones = self._build()
+        """The latest snapshot; safe from any thread."""
         return self._zones
 
+    def close(self) -> None:
+        """Stop rebuilding (the store has no unsubscribe; the listener goes quiet)."""
+        self._closed = True
+
     def _changed(self, changes: Sequence[Any]) -> None:
-        for c in changes:
-            kind = kind_of(c)
-            if kind in _KINDS:
-                self._dirty = True
-                return
+        if self._pending or self._closed:
+            return
+        if any(kind_of(c) in _KINDS for c in changes):
+            self._pending = True
+            self._loop.call_soon_threadsafe(self._rebuild)
+
+    def _rebuild(self) -> None:
+        self._pending = False
+        if not self._closed:
+            self._zones = self._build()
 
     def _build(self) -> Zones:
         self._revision += 1

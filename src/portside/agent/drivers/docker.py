@@ -30,8 +30,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -63,6 +65,7 @@ T = TypeVar("T")
 AWSVPC_NETWORK = "portside-awsvpc"
 AWSVPC_SUBNET = "10.213.0.0/16"
 CALL_TIMEOUT = 60.0
+IMAGE_CACHE_SECONDS = 10.0  # how long an image found present is taken as still present
 
 
 class DockerDriver:
@@ -87,6 +90,9 @@ class DockerDriver:
         self._version = ""
         self._bridge_gateway = "172.17.0.1"
         self._awsvpc_gateway = ""
+        # Image name -> (monotonic time seen, image id); lookups in flight, shared.
+        self._images: dict[str, tuple[float, str]] = {}
+        self._image_lookups: dict[str, asyncio.Future[str | None]] = {}
 
     # -- plumbing ---------------------------------------------------------
 
@@ -288,16 +294,27 @@ class DockerDriver:
     # -- containers -------------------------------------------------------
 
     async def pull(self, container: ContainerSpec) -> str | None:
+        """The image's id, pulled first when the engine does not have it.
+
+        Tasks launched together mostly share an image: one inspect answers them
+        all (concurrent lookups of one name share a call), and an image seen
+        present is not asked about again for IMAGE_CACHE_SECONDS. Should it
+        vanish meanwhile, :meth:`create` hears ``No such image``, forgets it and
+        pulls again.
+        """
         import docker.errors
         from docker.utils import parse_repository_tag
 
         image = container.image
+        cached = self._images.get(image)
+        if cached is not None and time.monotonic() - cached[0] < IMAGE_CACHE_SECONDS:
+            return cached[1]
         try:
-            return str((await self._call(self.api.inspect_image, image))["Id"])
-        except docker.errors.ImageNotFound:
-            pass
+            found = await self._image_id(image)
         except docker.errors.APIError as exc:
             raise ContainerError("CannotPullContainerError", _explain(exc)) from exc
+        if found is not None:
+            return found
         repo, tag = parse_repository_tag(image)
 
         def pull() -> None:
@@ -307,33 +324,84 @@ class DockerDriver:
 
         try:
             await self._call(pull, timeout=max(self.timeout, 600))
-            return str((await self._call(self.api.inspect_image, image))["Id"])
+            return self._seen(image, str((await self._call(self.api.inspect_image, image))["Id"]))
         except docker.errors.DockerException as exc:
             raise ContainerError("CannotPullContainerError", _explain(exc)) from exc
+
+    async def _image_id(self, image: str) -> str | None:
+        """inspect_image, one call for every concurrent caller; None when absent."""
+        shared = self._image_lookups.get(image)
+        if shared is not None:
+            return await asyncio.shield(shared)
+        fut: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._image_lookups[image] = fut
+        try:
+            image_id = await self._inspect_image(image)
+        except BaseException as exc:
+            fut.set_exception(exc)
+            fut.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            fut.set_result(image_id)
+            return image_id
+        finally:
+            del self._image_lookups[image]
+
+    async def _inspect_image(self, image: str) -> str | None:
+        import docker.errors
+
+        try:
+            return self._seen(image, str((await self._call(self.api.inspect_image, image))["Id"]))
+        except docker.errors.ImageNotFound:
+            return None
+
+    def _seen(self, image: str, image_id: str) -> str:
+        self._images[image] = (time.monotonic(), image_id)
+        return image_id
 
     async def create(
         self, task: TaskSpec, container: ContainerSpec, network: TaskNetwork, env: Mapping[str, str]
     ) -> RuntimeContainer:
+        """Create the container, or find the one an earlier attempt created.
+
+        The name's suffix is derived from the task ARN and container name, so a
+        second attempt (after a timeout, or a restart between create and the
+        agent saving the id) meets Docker's name conflict and adopts that
+        container instead of making a twin. The created container is described
+        from what was sent; :meth:`start` inspects it once it runs.
+        """
         import docker.errors
 
-        for summary in await self._find(task.task_arn, container.name):
-            rc = await self.inspect_id(str(summary["Id"]))
-            if rc is not None:
-                return rc
         config, host = create_args(task, container, env, self.instance_id, network.sandbox_id)
-        try:
-            created = await self._call(
-                self.api.create_container,
-                name=docker_name(task, container.name, secrets.token_hex(10)),
-                host_config=self.api.create_host_config(**host),
-                **config,
-            )
-        except docker.errors.DockerException as exc:
-            raise ContainerError("CannotCreateContainerError", _explain(exc)) from exc
-        rc = await self.inspect_id(str(created["Id"]))
-        if rc is None:
-            raise ContainerError("CannotCreateContainerError", "the container vanished after create")
-        return rc
+        name = docker_name(task, container.name, _suffix(task.task_arn, container.name))
+        for attempt in (1, 2):
+            try:
+                created = await self._call(
+                    self.api.create_container, name=name,
+                    host_config=self.api.create_host_config(**host), **config,
+                )
+                break
+            except docker.errors.ImageNotFound as exc:  # removed since pull() saw it
+                self._images.pop(container.image, None)
+                if attempt == 2:
+                    raise ContainerError("CannotCreateContainerError", _explain(exc)) from exc
+                await self.pull(container)
+            except docker.errors.APIError as exc:
+                if exc.status_code == 409:  # the name is taken: by our earlier attempt
+                    rc = await self.inspect_id(name)
+                    if rc is not None and rc.task_arn == task.task_arn:
+                        return rc
+                raise ContainerError("CannotCreateContainerError", _explain(exc)) from exc
+            except docker.errors.DockerException as exc:
+                raise ContainerError("CannotCreateContainerError", _explain(exc)) from exc
+        return RuntimeContainer(
+            task_arn=task.task_arn,
+            name=container.name,
+            runtime_id=str(created["Id"]),
+            docker_name=name,
+            image=container.image,
+            labels=dict(config.get("labels") or {}),
+        )
 
     async def start(self, rc: RuntimeContainer) -> RuntimeContainer:
         import docker.errors
@@ -383,6 +451,11 @@ class DockerDriver:
             return dict(await self._call(self.api.stats, rc.runtime_id, stream=False, timeout=30))
         except docker.errors.NotFound:
             return None
+
+
+def _suffix(task_arn: str, container_name: str) -> str:
+    """20 hex digits, like ECS's random suffix, but the same on every attempt."""
+    return hashlib.sha256(f"{task_arn}/{container_name}".encode()).hexdigest()[:20]
 
 
 def _gateway(net: Mapping[str, Any]) -> str | None:
