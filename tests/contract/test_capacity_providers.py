@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import make_server
 from tests.helpers import REGION, Server, unique
+from tests.support.capacity import create_group
 
 ACCOUNT = "000000000000"
 
@@ -138,6 +139,65 @@ def test_termination_protection_requires_managed_scaling(ecs: Any) -> None:
             managedScaling={"status": "DISABLED"},
             managedTerminationProtection="ENABLED",
         )
+
+
+UNPROTECTED_GROUP = (
+    "The managed termination protection setting for the capacity provider is invalid. To enable "
+    "managed termination protection for a capacity provider, the Auto Scaling group must have "
+    "instance protection from scale in enabled."
+)
+SCALING = {"status": "ENABLED", "targetCapacity": 100}
+
+
+def _group(server: Server, *, protect: bool) -> str:
+    """A group portside holds (no instances: MinSize 0); its ARN."""
+    return create_group(server, unique("asg"), launcher="command", launch_command="true",
+                        protect=protect)  # fmt: skip
+
+
+def test_termination_protection_refuses_an_unprotected_group(server: Server, ecs: Any) -> None:
+    arn = _group(server, protect=False)
+    by_name = arn.rsplit("/", 1)[-1]
+    for ref in (arn, by_name):
+        with pytest.raises(ClientError) as err:
+            ecs.create_capacity_provider(name=unique("cp"), autoScalingGroupProvider={
+                "autoScalingGroupArn": ref, "managedScaling": SCALING,
+                "managedTerminationProtection": "ENABLED"})  # fmt: skip
+        assert error_code(err) == "ClientException"
+        assert err.value.response["Error"]["Message"] == UNPROTECTED_GROUP
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    name = unique("cp")
+    made = ecs.create_capacity_provider(name=name, autoScalingGroupProvider={
+        "autoScalingGroupArn": arn, "managedScaling": SCALING})["capacityProvider"]  # fmt: skip
+    assert made["autoScalingGroupProvider"]["managedTerminationProtection"] == "DISABLED"
+    with pytest.raises(ClientError) as err:
+        ecs.update_capacity_provider(
+            name=name, autoScalingGroupProvider={"managedTerminationProtection": "ENABLED"})
+    assert error_code(err) == "ClientException"
+    assert err.value.response["Error"]["Message"] == UNPROTECTED_GROUP
+    (kept,) = ecs.describe_capacity_providers(capacityProviders=[name])["capacityProviders"]
+    assert kept["autoScalingGroupProvider"]["managedTerminationProtection"] == "DISABLED"
+    assert "updateStatus" not in kept
+
+
+def test_termination_protection_accepts_a_protected_group(server: Server, ecs: Any) -> None:
+    protected = _group(server, protect=True)
+    made = ecs.create_capacity_provider(name=unique("cp"), autoScalingGroupProvider={
+        "autoScalingGroupArn": protected, "managedScaling": SCALING,
+        "managedTerminationProtection": "ENABLED"})["capacityProvider"]  # fmt: skip
+    assert made["autoScalingGroupProvider"]["managedTerminationProtection"] == "ENABLED"
+    # A group made protected with UpdateAutoScalingGroup then takes the setting.
+    arn = _group(server, protect=False)
+    name = unique("cp")
+    ecs.create_capacity_provider(name=name, autoScalingGroupProvider={
+        "autoScalingGroupArn": arn, "managedScaling": SCALING})  # fmt: skip
+    server.client("autoscaling").update_auto_scaling_group(
+        AutoScalingGroupName=arn.rsplit("/", 1)[-1], NewInstancesProtectedFromScaleIn=True)
+    out = ecs.update_capacity_provider(
+        name=name, autoScalingGroupProvider={"managedTerminationProtection": "ENABLED"}
+    )["capacityProvider"]
+    assert out["autoScalingGroupProvider"]["managedTerminationProtection"] == "ENABLED"
+    assert out["updateStatus"] == "UPDATE_COMPLETE"
 
 
 def test_name_and_group_are_unique(ecs: Any) -> None:

@@ -151,3 +151,30 @@ def test_without_a_pool_fargate_fails_honestly(ecs: Any) -> None:
     assert out["tasks"] == []
     assert out["failures"][0]["reason"].startswith("Capacity is unavailable at this time")
 
+
+
+def test_delete_default_cluster_leaves_the_pool_serving(
+    store_backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The hidden pool does not keep ``default`` from being deleted, and serves on."""
+    srv = make_server(store_backend, tmp_path_factory.mktemp(f"fg-del-{store_backend}")).start()
+    try:
+        ecs = srv.client("ecs")
+        ecs.create_cluster(clusterName="default")
+        register_instance(ecs, "default", cpu=4096, memory=8192, attributes=POOL)
+        gone = ecs.delete_cluster(cluster="default")["cluster"]
+        assert gone["status"] == "INACTIVE"
+        cluster = apps_cluster(ecs)
+        out = ecs.run_task(cluster=cluster, taskDefinition=fargate_td(ecs), launchType="FARGATE",
+                           networkConfiguration=NET)
+        assert out["failures"] == [] and len(out["tasks"]) == 1
+        # A user's instance in a new ``default`` still keeps it, as ECS does.
+        ecs.create_cluster(clusterName="default")
+        mine = register_instance(ecs, "default")
+        with pytest.raises(ClientError) as err:
+            ecs.delete_cluster(cluster="default")
+        assert err.value.response["Error"]["Code"] == "ClusterContainsContainerInstancesException"
+        ecs.deregister_container_instance(cluster="default", containerInstance=mine)
+        assert ecs.delete_cluster(cluster="default")["cluster"]["status"] == "INACTIVE"
+    finally:
+        srv.stop()

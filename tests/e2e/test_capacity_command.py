@@ -64,7 +64,7 @@ def test_command_launcher_starts_and_stops_agents(
     cluster, cp = unique("c"), unique("cp")
     ecs = srv.client()
     try:
-        group = create_group(srv, unique("hw"), launcher="command", max_size=3,
+        group = create_group(srv, unique("hw"), launcher="command", max_size=3, protect=True,
                              launch_command=f"sh {_launch_script(root)}",
                              terminate_command=f'kill "$(cat {root}/$PORTSIDE_INSTANCE_ID.pid)"')
         create_provider(ecs, cp, group, warmup=1, protection=True)

@@ -52,7 +52,8 @@ def test_local_agents_scale_out_run_tasks_and_scale_in(
     monkeypatch.setenv("PORTSIDE_LAUNCHER_DRIVER", "process")
     monkeypatch.setenv("PORTSIDE_SERVICE_SETTLE", "1")
     srv = Server(data_dir=tmp_path).start()
-    group = create_group(srv, unique("workers"), launcher="local", zones=ZONES, max_size=4)
+    group = create_group(srv, unique("workers"), launcher="local", zones=ZONES, max_size=4,
+                         protect=True)
     cluster, cp = unique("c"), unique("cp")
     ecs = srv.client()
     try:
@@ -139,7 +140,8 @@ def test_local_agents_survive_crashes_and_control_plane_restarts(
     monkeypatch.setenv("PORTSIDE_CAPACITY_PERIOD", "1")
     monkeypatch.setenv("PORTSIDE_LAUNCHER_DRIVER", "process")
     srv = Server(data_dir=tmp_path).start()
-    group = create_group(srv, unique("workers"), launcher="local", zones=ZONES[:1], max_size=4)
+    group = create_group(srv, unique("workers"), launcher="local", zones=ZONES[:1],
+                         max_size=4, protect=True)
     cluster, cp = unique("c"), unique("cp")
     ecs = srv.client()
     try:

@@ -59,6 +59,19 @@ def test_a_provider_must_name_a_group_of_the_scenario() -> None:
         Runner(parse(doc))
 
 
+def test_termination_protection_needs_a_protected_group_as_in_ecs() -> None:
+    doc = _doc()
+    doc["autoScalingGroups"][0]["NewInstancesProtectedFromScaleIn"] = False  # type: ignore[index]
+    with pytest.raises(ScenarioError, match=(
+        r"capacityProviders\[0\] \(CreateCapacityProvider\): The managed termination "
+        r"protection setting .* the Auto Scaling group must have instance protection from "
+        r"scale in enabled\.")):  # fmt: skip
+        Runner(parse(doc))
+    doc["capacityProviders"][0]["autoScalingGroupProvider"][  # type: ignore[index]
+        "managedTerminationProtection"] = "DISABLED"
+    Runner(parse(doc))
+
+
 def test_an_unknown_instance_type_says_which_families_exist() -> None:
     doc = _doc()
     doc["launchTemplates"][0]["LaunchTemplateData"]["InstanceType"] = "z9.big"  # type: ignore[index]
@@ -84,7 +97,7 @@ def test_mixed_instances_policy_gives_types_and_spot_share() -> None:
     doc = _doc()
     doc["autoScalingGroups"] = [{  # type: ignore[index]
         "AutoScalingGroupName": "asg", "MinSize": 0, "MaxSize": 10,
-        "AvailabilityZones": ["us-east-1a"],
+        "AvailabilityZones": ["us-east-1a"], "NewInstancesProtectedFromScaleIn": True,
         "MixedInstancesPolicy": {
             "LaunchTemplate": {
                 "LaunchTemplateSpecification": {"LaunchTemplateName": "m5-large"},

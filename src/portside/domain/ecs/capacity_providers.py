@@ -3,6 +3,8 @@
 FARGATE and FARGATE_SPOT exist in every account and region and cannot be
 created, updated or deleted. Every other provider is backed by one Auto Scaling
 group (named by ARN or by name), and a group backs at most one ACTIVE provider.
+Managed termination protection needs managed scaling and, when portside holds
+the group, a group whose new instances are protected from scale-in.
 
 Deleting a provider that a cluster still names is not an error in ECS: the call
 succeeds, the provider stays ACTIVE and its ``update_status`` becomes
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from portside.aws.arn import parse_arn
+from portside.domain.autoscaling.groups import groups_of
 from portside.domain.ecs.capacity_provider import (
     DISABLED,
     ENABLED,
@@ -159,6 +162,21 @@ def _check_protection(group: AutoScalingGroupProvider) -> None:
         )
 
 
+def _check_group_protected(store: Store, scope: Scope, group: AutoScalingGroupProvider) -> None:
+    """Managed termination protection needs a group whose new instances are protected
+    from scale-in (NewInstancesProtectedFromScaleIn), as ECS checks. A group portside
+    does not hold (created later, or run elsewhere) is not checked."""
+    if group.managed_termination_protection != ENABLED:
+        return
+    found = groups_of(store, scope).get(group.group_name)
+    if found is not None and not found.new_instances_protected_from_scale_in:
+        raise ClientException(
+            "The managed termination protection setting for the capacity provider is invalid. "
+            "To enable managed termination protection for a capacity provider, the Auto "
+            "Scaling group must have instance protection from scale in enabled."
+        )
+
+
 def _check_group_free(
     store: Store, scope: Scope, group: AutoScalingGroupProvider, owner: str
 ) -> None:
@@ -227,6 +245,7 @@ def create_capacity_provider(
         managed_draining=raw.get("managed_draining", ENABLED),
     )
     _check_protection(group)
+    _check_group_protected(store, scope, group)
     arn = provider_arn(scope, name)
     if find_provider(store, scope, arn) is not None:
         raise ClientException(
@@ -268,6 +287,7 @@ def update_capacity_provider(
         managed_draining=raw.get("managed_draining", group.managed_draining),
     )
     _check_protection(changed)
+    _check_group_protected(store, scope, changed)
     updated = dataclasses.replace(
         current,
         auto_scaling_group_provider=changed,

@@ -280,7 +280,14 @@ def delete_cluster(store: Store, scope: Scope, *, cluster: str) -> Cluster:
         raise ClusterContainsServicesException(
             "The Cluster cannot be deleted while Services are active."
         )
-    if any(i.status in ("ACTIVE", "DRAINING") for i in store.children("container_instance", arn).values()):
+    from portside.domain.ecs.fargate import is_pool
+
+    # The hidden Fargate pool (registered in ``default``) is no instance of the user's:
+    # it stays registered and keeps serving the other clusters' Fargate tasks.
+    if any(
+        i.status in ("ACTIVE", "DRAINING") and not is_pool(i)
+        for i in store.children("container_instance", arn).values()
+    ):
         raise ClusterContainsContainerInstancesException(
             "The Cluster cannot be deleted while Container Instances are active or draining."
         )
