@@ -8,6 +8,7 @@ from portside.agent.service_connect_config import (
     alias_addresses,
     alias_environment,
     hosts_file,
+    namespace_listeners,
     proxy_config,
 )
 from portside.proxy.config import (
@@ -81,3 +82,22 @@ def test_hosts_file_and_environment_name_every_alias() -> None:
     env = alias_environment(SECTION, aliases)
     assert env == {"PORTSIDE_SERVICE_CONNECT_API": "127.20.1.1:8080",
                    "PORTSIDE_SERVICE_CONNECT_DB": "127.20.1.2:5432"}
+
+
+def test_bridge_containers_get_every_alias_in_their_own_namespace_but_their_own_ports() -> None:
+    aliases = alias_addresses(SECTION, TASK, private=False)
+    base = proxy_config(SECTION, aliases, task_address="127.0.0.1", admin_unix="/tmp/a.sock")
+    inside = alias_addresses(SECTION, TASK, private=True)
+    config = namespace_listeners(base, SECTION, inside, {
+        "web": ("/proc/10/ns/net", frozenset()),
+        "app": ("/proc/11/ns/net", frozenset({8080})),  # app serves 8080 itself
+    })
+    assert parse_config(config_to_dict(config)) == config  # still a valid proxy document
+    assert config.listeners[:len(base.listeners)] == base.listeners  # the host's stay
+    added = {x.name: (x.netns, x.address, x.port) for x in config.listeners[len(base.listeners):]}
+    assert added == {
+        "api:8080@web": ("/proc/10/ns/net", "127.255.0.1", 8080),
+        "api.local:8080@web": ("/proc/10/ns/net", "127.255.0.2", 8080),
+        "db:5432@web": ("/proc/10/ns/net", "127.255.0.3", 5432),
+        "db:5432@app": ("/proc/11/ns/net", "127.255.0.3", 5432),
+    }

@@ -26,7 +26,16 @@ How the application finds its proxy with no change:
   (shared by the task's containers) point each alias there. An alias on a
   port the task's own containers use gets no listener: the application binds
   that port on every address of the namespace, so it answers there itself;
-- anywhere else (not root, Docker bridge): the proxy runs on the host's
+- Docker, bridge: every container has a network namespace of its own and no
+  pause container holds one, so the proxy stays on the host (where awsvpc
+  tasks, and bridge tasks' host ports, are reachable) and, once a container
+  runs, binds each alias's listener *inside* that container's namespace
+  (``127.255.0.N``, proxy/netns.py) through a configuration push
+  (:meth:`ServiceConnect.container_started`); the container was created with
+  extra hosts pointing each alias there. The alias answers from a moment after
+  the container starts (its namespace exists only then); an alias on one of the
+  container's own ports gets no listener there;
+- anywhere else (not root, Docker host mode): the proxy runs on the host's
   loopback and the container's environment says where each alias listens,
   ``PORTSIDE_SERVICE_CONNECT_<ALIAS>=address:port`` (set in every case).
 """
@@ -54,6 +63,7 @@ from portside.agent.service_connect_config import (
     alias_environment,
     endpoints_of,
     hosts_file,
+    namespace_listeners,
     proxy_config,
 )
 from portside.agent.service_connect_tls import write_tls
@@ -102,15 +112,30 @@ class TaskProxy:
         self._pusher: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None  # restarts a proxy that exits
         self.restarts = 0
+        # Docker bridge: container name -> (its network namespace, its own ports)
+        self.namespaces: dict[str, tuple[str, frozenset[int]]] = {}
+        self._pushing = asyncio.Lock()  # one configuration push at a time
 
     @property
     def hosts_path(self) -> Path:
         return self.dir / "hosts"
 
     def _config(self, section: Mapping[str, Any]) -> Any:
-        return proxy_config(section, self.aliases, task_address=self.task_address,
-                            admin_unix=str(self.sock), reserved_ports=self.reserved,
-                            tls=self.tls)
+        config = proxy_config(section, self.aliases, task_address=self.task_address,
+                              admin_unix=str(self.sock), reserved_ports=self.reserved,
+                              tls=self.tls)
+        # a container that ended took its namespace along: nothing left to serve there
+        self.namespaces = {k: v for k, v in self.namespaces.items() if os.path.exists(v[0])}
+        if not self.namespaces:
+            return config
+        inside = alias_addresses(section, self.task.task_arn, private=True)
+        return namespace_listeners(config, section, inside, self.namespaces)
+
+    async def enter(self, container: str, netns: str, own_ports: frozenset[int]) -> None:
+        """Serve the aliases inside ``container``'s network namespace too (Docker bridge)."""
+        async with self._pushing:
+            self.namespaces[container] = (netns, own_ports)
+            await self.admin.push_config(self._config(self.section))
 
     def _write_hosts(self) -> None:
         try:
@@ -199,8 +224,9 @@ class TaskProxy:
             if wanted is None or wanted == self.section:
                 continue
             try:
-                await self._push(wanted)
-                self.section = wanted
+                async with self._pushing:
+                    await self._push(wanted)
+                    self.section = wanted
             except (OSError, ProxyAdminError, TimeoutError) as exc:
                 log.warning("task %s: Service Connect update failed: %s", self.task.task_id, exc)
                 if self._wanted is None:
@@ -311,11 +337,34 @@ class ServiceConnect:
         out_env = dict(env)
         if proxy is None:
             return container, out_env
+        if self._bridge(task):  # the aliases live in the container's own namespace
+            inside = alias_addresses(proxy.section, task.task_arn, private=True)
+            out_env.update(alias_environment(proxy.section, inside))
+            hosts = container.extra_hosts + tuple(sorted(inside.items()))
+            return replace(container, extra_hosts=hosts), out_env
         out_env.update(alias_environment(proxy.section, proxy.aliases))
         if self.driver_name == "process" and can_private_hosts() and container.argv:
             wrap = ("unshare", "-m", "sh", "-c", _HOSTS_SCRIPT, str(proxy.hosts_path))
             container = replace(container, entry_point=wrap + container.entry_point)
         return container, out_env
+
+    def _bridge(self, task: TaskSpec) -> bool:
+        return self.driver_name == "docker" and task.network_mode == "bridge"
+
+    async def container_started(self, task: TaskSpec, container: ContainerSpec,
+                                pid: int | None) -> None:
+        """A container of the task runs (as process ``pid``): with Docker bridge, its proxy
+        binds the aliases in the container's network namespace now. Never fails the task:
+        a failure is logged and the container's aliases stay unanswered."""
+        proxy = self.proxies.get(task.task_arn)
+        if proxy is None or pid is None or not self._bridge(task):
+            return
+        own = frozenset(p.container_port for p in container.port_mappings)
+        try:
+            await proxy.enter(container.name, f"/proc/{pid}/ns/net", own)
+        except (OSError, ProxyAdminError, TimeoutError) as exc:
+            log.warning("task %s: Service Connect aliases in container %s: %s",
+                        task.task_id, container.name, exc)
 
     async def stats(self) -> dict[str, Any]:
         """Every running proxy's counters by task ARN (``GET /stats``); a proxy that does

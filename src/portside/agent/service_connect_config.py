@@ -186,6 +186,30 @@ def proxy_config(
     )
 
 
+def namespace_listeners(
+    config: ProxyConfig,
+    section: Mapping[str, Any],
+    aliases: Mapping[str, str],
+    namespaces: Mapping[str, tuple[str, frozenset[int]]],
+) -> ProxyConfig:
+    """``config`` plus every outbound alias again inside each container's own network
+    namespace (Docker bridge mode): container name -> (``/proc/PID/ns/net``, the
+    container's own ports). ``aliases`` are the in-namespace (``127.255.0.N``) addresses;
+    an alias on one of the container's own ports gets no listener there."""
+    upstreams = {u.name for u in config.upstreams}
+    listeners = list(config.listeners)
+    for container, (netns, reserved) in sorted(namespaces.items()):
+        for o in section.get("outbound") or ():
+            address = aliases.get(str(o["dnsName"]))
+            if address is None or str(o["upstream"]) not in upstreams or int(o["port"]) in reserved:
+                continue
+            listeners.append(ListenerConfig(
+                name=f"{o['dnsName']}:{o['port']}@{container}", upstream=str(o["upstream"]),
+                port=int(o["port"]), address=address, netns=netns,
+            ))
+    return replace(config, listeners=tuple(listeners))
+
+
 def hosts_file(base: str, aliases: Mapping[str, str]) -> str:
     """``base`` (the machine's /etc/hosts) followed by one line per alias."""
     lines = [base.rstrip("\n"), "# portside Service Connect aliases"]

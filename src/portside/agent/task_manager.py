@@ -197,6 +197,9 @@ class TaskManager:
         self.network = await self._act(None, self.s.driver.setup_network(wired))
         if self.s.connect is not None:  # the Service Connect proxy, before any container
             await self._act(None, self.s.connect.start(self.spec, self.network))
+            for c in self.containers.values():  # adopted ones, after an agent restart
+                if c.status == RUNNING and c.runtime is not None:
+                    await self.s.connect.container_started(self.spec, c.spec, c.runtime.pid)
         await self._pull_all()
         while True:
             self._drain()
@@ -251,6 +254,8 @@ class TaskManager:
             self._note_essential_exits()
         else:
             c.started(rc, time.monotonic())
+            if self.s.connect is not None:  # Docker bridge: aliases in its own namespace
+                await self.s.connect.container_started(self.spec, c.spec, rc.pid)
         self._container_changed(c)
 
     async def _steady(self) -> None:

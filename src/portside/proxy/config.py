@@ -11,7 +11,9 @@ One document describes a whole proxy (one per task with Service Connect):
 - ``listeners``: where the proxy accepts connections. ``outbound`` listeners bind
   one client alias (``dnsName:port``) on a local address; an ``inbound`` listener
   sits in front of the application (its port is the ``ingressPortOverride`` when
-  one is set) and holds the server side of mTLS.
+  one is set) and holds the server side of mTLS. A listener with ``netns`` (a
+  path such as ``/proc/PID/ns/net``) binds inside that network namespace while
+  the proxy and its upstream connections stay in their own (proxy/netns.py).
 - ``endpoints``: per upstream, the whole set of (address, port, health), replaced
   as a unit by :meth:`portside.proxy.server.Proxy.set_endpoints`.
 - ``admin``: the admin HTTP port (or Unix socket) serving ``/metrics``,
@@ -128,6 +130,7 @@ class ListenerConfig:
     address: str = "127.0.0.1"
     direction: Direction = Direction.OUTBOUND
     tls: TlsConfig | None = None  # server side (inbound listeners of a TLS service)
+    netns: str | None = None  # bind inside this network namespace (/proc/PID/ns/net)
 
 
 @dataclass(frozen=True, slots=True)

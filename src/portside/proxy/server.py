@@ -48,6 +48,7 @@ from portside.proxy.config import (
 )
 from portside.proxy.http1 import HttpSite, ServerProtocol, local_reply
 from portside.proxy.metrics import CONTENT_TYPE, Metrics, Stats
+from portside.proxy.netns import listening_socket
 from portside.proxy.tcp import SpliceProtocol, TcpSite
 from portside.proxy.tls import TlsContexts
 from portside.proxy.types import Request, Response
@@ -137,7 +138,9 @@ class Proxy:
         spliced = (
             self.clusters[new.upstream].config.spliced if new.upstream in self.clusters else None
         )
-        return (old.address, old.port, old.tls) == (new.address, new.port, new.tls) and (
+        return (old.address, old.port, old.tls, old.netns) == (
+            new.address, new.port, new.tls, new.netns
+        ) and (
             spliced == current.spliced
         )
 
@@ -145,20 +148,25 @@ class Proxy:
         loop = asyncio.get_running_loop()
         ssl_ctx = self.tls.server(config.tls) if config.tls else None
         site: HttpSite | TcpSite
+        # a listener in another network namespace (a Docker bridge container's) gets its
+        # socket made there; the proxy itself, and its upstream connections, stay here
+        where: dict[str, Any] = (
+            {"sock": listening_socket(config.netns, config.address, config.port)}
+            if config.netns
+            else {"host": config.address, "port": config.port, "reuse_address": True}
+        )
         if cluster.config.spliced:
             tcp_site = site = TcpSite(cluster)
             server = await loop.create_server(
-                lambda: SpliceProtocol(tcp_site), config.address, config.port, ssl=ssl_ctx,
-                reuse_address=True, backlog=1024,
-            )  # fmt: skip
+                lambda: SpliceProtocol(tcp_site), ssl=ssl_ctx, backlog=1024, **where
+            )
         else:
             http_site = site = HttpSite(
                 http_chain(cluster), cluster.stats, cluster.config.timeouts.idle_seconds
             )
             server = await loop.create_server(
-                lambda: ServerProtocol(http_site), config.address, config.port, ssl=ssl_ctx,
-                reuse_address=True, backlog=1024,
-            )  # fmt: skip
+                lambda: ServerProtocol(http_site), ssl=ssl_ctx, backlog=1024, **where
+            )
         log.info(
             "listener %s on %s:%s -> %s", config.name, config.address, _port(server), cluster.name
         )
