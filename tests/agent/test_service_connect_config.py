@@ -66,6 +66,9 @@ def test_proxy_config_has_outbound_and_inbound_listeners_and_endpoints() -> None
     (inbound,) = [x for x in config.listeners if x.direction is Direction.INBOUND]
     assert (inbound.address, inbound.port) == ("127.64.0.9", 0)
     assert config.endpoints[inbound.upstream] == (Endpoint("127.64.0.9", 8080),)
+    app = config.upstream(inbound.upstream)  # the application alone: never ejected nor retried
+    assert (app.outlier.enabled, app.retry.max_retries) == (False, 0)
+    assert config.upstream("api").outlier.enabled and config.upstream("api").retry.max_retries > 0
     assert config.endpoints["api"][1].health is Health.UNHEALTHY
     db = config.upstream("db")
     assert db.protocol is AppProtocol.TCP

@@ -120,3 +120,43 @@ def test_discovery_name_unique_in_namespace(server: Server) -> None:
         ecs.create_service(cluster=cluster, serviceName=unique("b"), taskDefinition=family,
                            desiredCount=0, serviceConnectConfiguration=cfg)
     assert "already used" in err.value.response["Error"]["Message"]
+
+
+def test_awsvpc_port_is_registered_with_its_ingress_port(server: Server) -> None:
+    """awsvpc: callers reach the application through its task's proxy (the inbound
+    listener), so Cloud Map registers the ingress port — the first free from 15443
+    that no port mapping uses — and an ingressPortOverride on a container port is refused."""
+    ecs, sd = server.client(), server.client("servicediscovery")
+    ns_name, _ = _namespace(server)
+    cluster, _ = cluster_with_instances(ecs, 1)
+    family = unique("api")
+    ecs.register_task_definition(family=family, networkMode="awsvpc", containerDefinitions=[{
+        "name": "app", "image": "x", "memory": 64, "essential": True,
+        "portMappings": [{"name": "api", "containerPort": 8080, "appProtocol": "http"},
+                         {"name": "admin", "containerPort": 15443}],
+    }])
+    network = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
+    with pytest.raises(ClientError) as err:
+        ecs.create_service(
+            cluster=cluster, serviceName=unique("api"), taskDefinition=family, desiredCount=0,
+            networkConfiguration=network,
+            serviceConnectConfiguration={"enabled": True, "namespace": ns_name, "services": [
+                {"portName": "api", "ingressPortOverride": 15443}]})
+    assert err.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert "container port" in err.value.response["Error"]["Message"]
+
+    svc = ecs.create_service(
+        cluster=cluster, serviceName=unique("api"), taskDefinition=family, desiredCount=1,
+        networkConfiguration=network,
+        serviceConnectConfiguration={"enabled": True, "namespace": ns_name, "services": [
+            {"portName": "api", "clientAliases": [{"port": 8080}]}]},
+    )["service"]
+    (arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=svc["serviceName"])[
+        "taskArns"])
+    ecs.submit_task_state_change(
+        cluster=cluster, task=arn, status="RUNNING",
+        containers=[{"containerName": "app", "status": "RUNNING", "runtimeId": "r"}],
+    )
+    found = until(lambda: sd.discover_instances(NamespaceName=ns_name, ServiceName="api")[
+        "Instances"])
+    assert found[0]["Attributes"]["AWS_INSTANCE_PORT"] == "15444"  # 15443 is a container port

@@ -6,7 +6,9 @@
 - a slow endpoint hits the per-request timeout set with
   ``serviceConnectConfiguration.services[].timeout.perRequestTimeoutSeconds``;
 - a task's proxy that dies is restarted by the agent and traffic resumes;
-- ``portside top --once`` shows the traffic per service and per endpoint.
+- ``portside top --once`` shows the traffic per service and per endpoint, in both
+  directions: Cloud Map registers each api task's ingress port, so callers reach it
+  through its proxy's inbound listener.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ pytestmark = [pytest.mark.slow, linux_root]
 # A shorter ejection than Envoy's 30 s where portside's policy tags are supported
 # (domain/ecs/service_connect_policy.py); the test waits long enough for either.
 EJECTION_TAGS = [{"key": "portside:outlier.baseEjectionSeconds", "value": "5"}]
+INGRESS_PORT = 15443  # no ingressPortOverride: the first free port from INGRESS_BASE
 
 
 def _errors(found: list[str]) -> list[str]:
@@ -97,18 +100,28 @@ def test_a_dead_proxy_is_restarted_and_top_shows_the_traffic(tmp_path: Path) -> 
         client = m.client(answers)
         until(lambda: len(lines(answers)) >= 100, timeout=90)
 
-        # portside top: the client's calls, per service and per endpoint
-        doc = until(lambda: (d := m.top_json())["services"] and all(
+        # Cloud Map registers each api task's ingress port (its proxy's inbound listener,
+        # domain/ecs/service_connect.py INGRESS_BASE), not the application's own port
+        found = m.sd.discover_instances(NamespaceName=m.namespace, ServiceName="api")
+        ports = {i["Attributes"]["AWS_INSTANCE_PORT"] for i in found["Instances"]}
+        assert ports == {str(INGRESS_PORT)}, ports
+
+        # portside top: the client's calls out, and the api tasks' calls in (through their
+        # inbound listeners), per service and per endpoint
+        both = {("client", "out", "api"), ("api", "in", "api")}
+        doc = until(lambda: (d := m.top_json())["services"] and {
+            (r["service"], r["direction"], r["upstream"]) for r in d["services"]} == both and all(
             r["requestsPerSecond"] > 0 for r in d["services"]) and d, timeout=30, every=1)
-        # the client's calls to api (endpoints are the api tasks' own ports: their inbound
-        # listeners stay unused, and unused listeners are not shown)
         rows = {(r["service"], r["direction"], r["upstream"]): r for r in doc["services"]}
-        assert set(rows) == {("client", "out", "api")}, rows
         out = rows[("client", "out", "api")]
         assert out["requests"] > 0 and out["responses"]["2xx"] > 0 and out["tasks"] == 1
         assert out["p50Ms"] is not None and out["p99Ms"] >= out["p50Ms"]
+        inbound = rows[("api", "in", "api")]
+        assert inbound["requests"] > 0 and inbound["responses"]["2xx"] > 0, inbound
+        assert inbound["tasks"] == 3, inbound
         client_endpoints = [r for r in doc["endpoints"] if r["service"] == "client"]
         assert len(client_endpoints) == 3 and all(r["requests"] > 0 for r in client_endpoints)
+        assert all(r["endpoint"].endswith(f":{INGRESS_PORT}") for r in client_endpoints)
         text = m.top()
         assert "client" in text and "api" in text and "Service Connect by service" in text
 

@@ -42,7 +42,7 @@ linux_root = pytest.mark.skipif(
 SECRET_PATH = "/the-secret-path-" + unique("p")
 SECRET_ANSWER = "the-secret-answer-" + unique("a")
 ROTATE_VALIDITY = 21
-TLS_PORT = 15443  # domain/ecs/service_connect.py TLS_INGRESS_BASE: no ingressPortOverride
+TLS_PORT = 15443  # domain/ecs/service_connect.py INGRESS_BASE: no ingressPortOverride
 
 # Answers GET <SECRET_PATH> with SECRET_ANSWER and its own task's metadata URI.
 API = (

@@ -13,7 +13,8 @@ listens, because only it knows how the task is wired:
   upstream of its discovery name;
 - each of the task's own client-server ports gets an inbound listener on the
   task's address (``ingressPort``, or 0 for one the proxy picks) in front of
-  the application's container port.
+  the application's container port; its upstream (the application alone) has
+  outlier detection off and no retries.
 
 :func:`hosts_file` writes those addresses as ``/etc/hosts`` lines, and
 :func:`alias_environment` as ``PORTSIDE_SERVICE_CONNECT_<ALIAS>=host:port``
@@ -168,9 +169,12 @@ def proxy_config(
         name = INBOUND_PREFIX + str(i["upstream"])
         protocol = _protocol(i.get("protocol"))
         known = upstreams.get(str(i["upstream"]))
+        # one local host, the application: never ejected (a burst of 503s would leave the
+        # task unreachable) and never retried (a retry would hit that same host again)
         upstreams[name] = UpstreamConfig(
             name=name, protocol=protocol,
             timeouts=known.timeouts if known is not None else _timeouts({}, protocol),
+            outlier=OutlierPolicy(enabled=False), retry=RetryPolicy(max_retries=0),
         )
         listeners.append(
             ListenerConfig(

@@ -20,8 +20,17 @@ ignores them.
 ``roleArn``) turns on mTLS for that port: the ARN is accepted as given and
 portside's own certificate authority stands in for AWS Private CA
 (runtime/service_connect_tls.py). A TLS port's peers reach it through its
-proxies' mTLS listener, so it gets an ``ingress_port`` (``ingressPortOverride``,
-else the first free port from 15443) and Cloud Map registers that port.
+proxies' mTLS listener.
+
+In the awsvpc network mode every client-server port is served through the
+task's proxy, as ECS does: it gets an ``ingress_port`` (``ingressPortOverride``,
+else the first free port from 15443 — see :func:`_ingress_port`) where the
+proxy's inbound listener takes the traffic in front of the application, and
+Cloud Map registers that port, so callers' proxies reach the application through
+it (plaintext or mTLS). In bridge mode (TLS is awsvpc-only) the task's proxy
+runs on the host and would need an ephemeral host port reported back by the
+agent; portside does not do that yet, so a bridge port is registered with the
+application's own host port and callers reach the application directly.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from portside.store.store import Store
 HTTP_PROTOCOLS = ("http", "http2", "grpc")
 IDLE_DEFAULT = {"http": 300, "http2": 300, "grpc": 300, "tcp": 3600}
 PER_REQUEST_DEFAULT = 15
-TLS_INGRESS_BASE = 15443  # first port tried for a TLS service's proxy (no ingressPortOverride)
+INGRESS_BASE = 15443  # first port tried for an awsvpc service's proxy (no ingressPortOverride)
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})$")
 
 
@@ -153,14 +162,16 @@ def _service(
     out.update(container_name=container, container_port=mapping.get("container_port"),
                app_protocol=protocol)
     if tls is not None:
+        out["tls"] = tls
+    if mode == "awsvpc":  # the task's proxy takes the traffic in front of the application
         if override is not None and override in {int(p.get("container_port") or 0)
                                                  for _, p in ports.values()}:
             raise InvalidParameterException(
                 f"ingressPortOverride {override} is a container port of the task definition: "
-                "with TLS the proxy listens beside the application, on a port of its own."
+                "portside's Service Connect proxy listens beside the application, on a port "
+                "of its own."
             )
-        out["tls"] = tls
-        out["ingress_port"] = override or _tls_ingress_port(ports, used_ingress)
+        out["ingress_port"] = override or _ingress_port(ports, used_ingress)
         used_ingress.add(out["ingress_port"])
     return out
 
@@ -185,16 +196,16 @@ def _tls(raw: Any, mode: str) -> dict[str, Any] | None:
     return tls
 
 
-def _tls_ingress_port(ports: Mapping[str, tuple[str, Any]], used: set[int]) -> int:
-    """Where a TLS service's proxies listen when no ``ingressPortOverride`` says.
+def _ingress_port(ports: Mapping[str, tuple[str, Any]], used: set[int]) -> int:
+    """Where an awsvpc service's proxies listen when no ``ingressPortOverride`` says.
 
     ECS defaults to the container port, which its proxy takes over from the
     application; portside's proxy cannot share that port with the application, so
-    it picks the first port from :data:`TLS_INGRESS_BASE` up that no port mapping of
-    the task definition (nor another TLS port of the service) uses.
+    it picks the first port from :data:`INGRESS_BASE` up that no port mapping of
+    the task definition (nor another client-server port of the service) uses.
     """
     taken = {int(p.get("container_port") or 0) for _, p in ports.values()} | used
-    port = TLS_INGRESS_BASE
+    port = INGRESS_BASE
     while port in taken:
         port += 1
     return port
@@ -241,8 +252,8 @@ def registries(cfg: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return [
         {"registry_arn": s["discovery_arn"], "container_name": s["container_name"],
          "container_port": s["container_port"],
-         # a TLS service is reached through its proxies' mTLS listener, not the application
-         **({"port": s["ingress_port"]} if s.get("tls") and s.get("ingress_port") else {})}
+         # awsvpc: callers reach the application through its task's proxy (inbound listener)
+         **({"port": s["ingress_port"]} if s.get("ingress_port") else {})}
         for s in cfg.get("services") or ()
         if s.get("discovery_arn")
     ]
