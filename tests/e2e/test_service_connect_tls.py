@@ -30,6 +30,8 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from tests.e2e.service_connect_rig import lines as read_lines
+from tests.e2e.service_connect_rig import task_definition
 from tests.helpers import Server, stop_everything, unique, until
 
 pytestmark = pytest.mark.slow
@@ -72,25 +74,6 @@ CLIENT = (
     "        out.write('error ' + repr(e).replace('\\n', ' ') + '\\n')\n"
     "    time.sleep(0.02)\n"
 )
-
-
-def _lines(path: Path) -> list[str]:
-    try:
-        return [x for x in path.read_text().splitlines() if x]
-    except OSError:
-        return []
-
-
-def _task_definition(ecs: Any, argv: list[str], ports: list[dict[str, Any]]) -> str:
-    family = unique("sctls")
-    ecs.register_task_definition(
-        family=family, networkMode="awsvpc", cpu="256", memory="128",
-        containerDefinitions=[{
-            "name": "app", "image": "python", "essential": True, "memory": 64,
-            "entryPoint": [sys.executable, "-c"], "command": argv, "portMappings": ports,
-        }],
-    )
-    return family
 
 
 class Capture:
@@ -209,7 +192,7 @@ def test_tls_between_proxies_encrypts_and_refuses_another_authority(
               timeout=60)
         network = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
         pca = "arn:aws:acm-pca:us-east-1:000000000000:certificate-authority/portside-test"
-        api = _task_definition(ecs, [API], [
+        api = task_definition(ecs, [API], [
             {"name": "api", "containerPort": 8080, "appProtocol": "http"}])
         ecs.create_service(
             cluster="default", serviceName="api", taskDefinition=api, desiredCount=2,
@@ -223,15 +206,15 @@ def test_tls_between_proxies_encrypts_and_refuses_another_authority(
         assert {port for _, port in _api_addresses(sd, namespace)} == {TLS_PORT}
 
         answers = tmp_path / "answers.txt"
-        client = _task_definition(ecs, [CLIENT, str(answers)], [])
+        client = task_definition(ecs, [CLIENT, str(answers)], [])
         with Capture() as capture:
             ecs.create_service(
                 cluster="default", serviceName="client", taskDefinition=client, desiredCount=1,
                 networkConfiguration=network,
                 serviceConnectConfiguration={"enabled": True, "namespace": namespace},
             )
-            until(lambda: len(_lines(answers)) >= 40, timeout=90)
-        lines = _lines(answers)
+            until(lambda: len(read_lines(answers)) >= 40, timeout=90)
+        lines = read_lines(answers)
         assert [x for x in lines if not x.startswith("ok ")] == []
         assert all(SECRET_ANSWER in x for x in lines)
         assert len({x.rsplit(" ", 1)[-1] for x in lines}) == 2  # both api tasks answered
@@ -273,14 +256,14 @@ def test_tls_between_proxies_encrypts_and_refuses_another_authority(
         client_dir = tls_dir.parent
         admin = next(iter(client_dir.glob("admin.sock")), None) or Path(
             tempfile.gettempdir()) / f"portside-sc-{client_dir.name[:16]}.sock"
-        opened, before = _upstream_connections(admin), len(_lines(answers))
+        opened, before = _upstream_connections(admin), len(read_lines(answers))
         assert 1 <= opened <= 4, opened  # pooled: not one per request
         serials = [until(lambda: _serial(address, tls_dir))]
         for _ in range(2):
             serials.append(until(lambda: (s := _serial(address, tls_dir)) not in (None, *serials)
                                  and s, timeout=3 * ROTATE_VALIDITY))
-        until(lambda: len(_lines(answers)) >= before + 100, timeout=60)
-        lines = _lines(answers)
+        until(lambda: len(read_lines(answers)) >= before + 100, timeout=60)
+        lines = read_lines(answers)
         assert [x for x in lines if not x.startswith("ok ")] == []
         assert _upstream_connections(admin) == opened
 
