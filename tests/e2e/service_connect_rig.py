@@ -115,19 +115,6 @@ def registered(sd: Any, namespace: str, name: str = "api") -> int:
     return len(sd.list_instances(ServiceId=svc["Id"])["Instances"])
 
 
-def scale_to_zero(ecs: Any) -> None:
-    """Stop every task (and with it its proxy): the agent leaves tasks running when it exits."""
-    try:
-        for arn in ecs.list_services(cluster="default")["serviceArns"]:
-            ecs.update_service(cluster="default", service=arn, desiredCount=0)
-        until(lambda: not ecs.list_tasks(cluster="default")["taskArns"], timeout=60)
-        stopping = ecs.list_tasks(cluster="default", desiredStatus="STOPPED")["taskArns"]
-        until(lambda: all(t["lastStatus"] == "STOPPED" for t in ecs.describe_tasks(
-            cluster="default", tasks=stopping)["tasks"]), timeout=60)
-    except Exception:  # the test's own failure matters more
-        pass
-
-
 @dataclass
 class Mesh:
     """A running server with a namespace; ``api`` and ``client`` services added on demand."""
@@ -189,10 +176,10 @@ class Mesh:
 
 
 @contextlib.contextmanager
-def mesh(tmp_path: Path) -> Iterator[Mesh]:
-    """A server with one process-driver agent and an HTTP namespace; all stopped on exit."""
+def mesh(tmp_path: Path, driver: str = "process") -> Iterator[Mesh]:
+    """A server with one local agent (``driver``) and an HTTP namespace; all stopped on exit."""
     srv = Server(data_dir=tmp_path, default_args=[
-        "--instances", "1", "--cpu", "4096", "--memory", "4096", "--driver", "process"]).start()
+        "--instances", "1", "--cpu", "4096", "--memory", "4096", "--driver", driver]).start()
     try:
         ecs, sd = srv.client(), srv.client("servicediscovery")
         namespace = unique("sc")

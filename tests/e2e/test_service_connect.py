@@ -12,6 +12,7 @@ hosts — the client being busybox ``nc`` with no environment variable's help.
 from __future__ import annotations
 
 import collections
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,8 @@ from tests.e2e.service_connect_rig import (
     linux_root,
     mesh,
     registered,
-    scale_to_zero,
 )
-from tests.helpers import Server, unique, until
+from tests.helpers import unique, until
 
 pytestmark = pytest.mark.slow
 
@@ -85,16 +85,8 @@ def test_busybox_client_calls_api_by_alias_in_docker(
     import docker
 
     image = ensure_busybox_image()
-    api_client = docker.from_env(timeout=30)
-    srv = Server(data_dir=tmp_path, default_args=[
-        "--instances", "1", "--cpu", "4096", "--memory", "4096", "--driver", "docker"]).start()
-    try:
-        ecs, sd = srv.client(), srv.client("servicediscovery")
-        namespace = unique("sc")
-        op = sd.create_http_namespace(Name=namespace)["OperationId"]
-        until(lambda: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS")
-        until(lambda: ecs.list_container_instances(cluster="default")["containerInstanceArns"],
-              timeout=60)
+    with contextlib.closing(docker.from_env(timeout=30)) as api_client, mesh(tmp_path, "docker") as m:
+        ecs, sd, namespace = m.ecs, m.sd, m.namespace
         network = NETWORK
 
         def busybox(script: str, ports: list[dict[str, Any]], mode: str = "awsvpc") -> str:
@@ -150,8 +142,4 @@ def test_busybox_client_calls_api_by_alias_in_docker(
         assert [x for x in lines if not x.startswith("ok ")] == []
         spread = collections.Counter(lines)
         assert len(spread) == 3, spread
-    finally:
-        scale_to_zero(srv.client())
-        srv.stop()
-        api_client.close()
 

@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from tests.e2e.service_connect_rig import NETWORK, mesh, task_definition
 from tests.e2e.service_connect_rig import lines as read_lines
-from tests.e2e.service_connect_rig import task_definition
-from tests.helpers import Server, stop_everything, unique, until
+from tests.helpers import unique, until
 
 pytestmark = pytest.mark.slow
 linux_root = pytest.mark.skipif(
@@ -181,16 +181,9 @@ def test_tls_between_proxies_encrypts_and_refuses_another_authority(
 
     # Certificates valid 21 s, so rotated every 15 s (5/7 of it) while the test watches.
     monkeypatch.setenv("PORTSIDE_SERVICE_CONNECT_CERT_VALIDITY", str(ROTATE_VALIDITY))
-    srv = Server(data_dir=tmp_path, default_args=[
-        "--instances", "1", "--cpu", "4096", "--memory", "4096", "--driver", "process"]).start()
-    try:
-        ecs, sd = srv.client(), srv.client("servicediscovery")
-        namespace = unique("sc")
-        op = sd.create_http_namespace(Name=namespace)["OperationId"]
-        until(lambda: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS")
-        until(lambda: ecs.list_container_instances(cluster="default")["containerInstanceArns"],
-              timeout=60)
-        network = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
+    with mesh(tmp_path, "process") as m:
+        ecs, sd, namespace = m.ecs, m.sd, m.namespace
+        network = NETWORK
         pca = "arn:aws:acm-pca:us-east-1:000000000000:certificate-authority/portside-test"
         api = task_definition(ecs, [API], [
             {"name": "api", "containerPort": 8080, "appProtocol": "http"}])
@@ -276,10 +269,6 @@ def test_tls_between_proxies_encrypts_and_refuses_another_authority(
             except ConnectionError:
                 reply = b""
             assert SECRET_ANSWER.encode() not in reply and not reply.startswith(b"HTTP/1.1 200")
-    finally:
-        with contextlib.suppress(Exception):  # the test's own failure matters more
-            stop_everything(srv.client())
-        srv.stop()
 
 
 
@@ -311,17 +300,9 @@ def test_tls_between_docker_task_proxies(tmp_path: Path) -> None:
     import docker
 
     image = ensure_busybox_image()
-    engine = docker.from_env(timeout=30)
-    srv = Server(data_dir=tmp_path, default_args=[
-        "--instances", "1", "--cpu", "4096", "--memory", "4096", "--driver", "docker"]).start()
-    try:
-        ecs, sd = srv.client(), srv.client("servicediscovery")
-        namespace = unique("sc")
-        op = sd.create_http_namespace(Name=namespace)["OperationId"]
-        until(lambda: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS")
-        until(lambda: ecs.list_container_instances(cluster="default")["containerInstanceArns"],
-              timeout=60)
-        network = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
+    with contextlib.closing(docker.from_env(timeout=30)) as engine, mesh(tmp_path, "docker") as m:
+        ecs, sd, namespace = m.ecs, m.sd, m.namespace
+        network = NETWORK
 
         def busybox(script: str, ports: list[dict[str, Any]]) -> str:
             family = unique("sctls")
@@ -373,8 +354,3 @@ def test_tls_between_docker_task_proxies(tmp_path: Path) -> None:
         assert between_proxies[:1] == b"\x16"
         assert SECRET_ANSWER.encode() not in between_proxies
         assert SECRET_PATH.encode() not in between_proxies
-    finally:
-        with contextlib.suppress(Exception):
-            stop_everything(srv.client())
-        srv.stop()
-        engine.close()
