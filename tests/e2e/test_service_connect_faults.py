@@ -111,7 +111,7 @@ def test_a_dead_proxy_is_restarted_and_top_shows_the_traffic(tmp_path: Path) -> 
         both = {("client", "out", "api"), ("api", "in", "api")}
         doc = until(lambda: (d := m.top_json())["services"] and {
             (r["service"], r["direction"], r["upstream"]) for r in d["services"]} == both and all(
-            r["requestsPerSecond"] > 0 for r in d["services"]) and d, timeout=30, every=1)
+            r["requestsPerSecond"] > 0 for r in d["services"]) and d, timeout=90, every=1)
         rows = {(r["service"], r["direction"], r["upstream"]): r for r in doc["services"]}
         out = rows[("client", "out", "api")]
         assert out["requests"] > 0 and out["responses"]["2xx"] > 0 and out["tasks"] == 1
