@@ -63,10 +63,11 @@ def test_a_task_answering_503_is_ejected_then_comes_back(tmp_path: Path) -> None
 
         until(quiet, timeout=60)
         ejected_after = time.monotonic() - started
-        # portside top says so: one endpoint of the client's, ejected, with the 503s it sent
+        # portside top says so: one endpoint of the client's was ejected, with the 503s it
+        # sent (a count, not the "ejected now" gauge: a 5 s ejection may be over by then)
         doc = until(lambda: [r for r in m.top_json()["endpoints"]
-                             if r["service"] == "client" and r["ejected"]], timeout=30, every=1)
-        assert len(doc) == 1 and doc[0]["responses"]["5xx"] > 0, doc
+                             if r["service"] == "client" and r["ejections"]], timeout=30, every=1)
+        assert len(doc) == 1 and doc[0]["responses"]["5xx"] >= 5, doc
         during = lines(answers)[before:]
         assert len(during) > 0
         assert _errors(during) == []  # every 503 was retried on a healthy task

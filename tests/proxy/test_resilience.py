@@ -64,7 +64,8 @@ async def test_a_backend_returning_503_is_ejected_and_comes_back() -> None:
             await asyncio.sleep(max(0.0, ejected_at + 3.05 - time.monotonic()))
             assert Counter([await get() for _ in range(30)]) == Counter({200: 30})
             assert sick.requests == 15  # back in the rotation
-            assert proxy.clusters["api"].detector.ejections_total == 1
+            detector = proxy.clusters["api"].detector
+            assert detector.ejections_total == 1 and detector.ejections == {f"{sick.host}:{sick.port}": 1}
 
 
 async def test_503_is_retried_on_another_endpoint_for_idempotent_requests_only() -> None:

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from portside.domain.ecs.service_connect_top import Sample, TaskSamples, quantile, top_rows
+from portside.domain.ecs.service_connect_top import (
+    Sample,
+    TaskSamples,
+    quantile,
+    row_doc,
+    top_rows,
+)
 from portside.proxy.metrics import BUCKETS, Metrics
 
 N = len(BUCKETS) + 1
@@ -91,13 +97,15 @@ def test_listeners_that_never_carried_anything_are_left_out() -> None:
     assert [r.endpoint for r in endpoints] == ["10.0.0.1:8080"]
 
 
-def test_an_endpoint_row_counts_the_proxies_that_eject_it() -> None:
+def test_an_endpoint_row_counts_the_proxies_that_eject_it_and_their_ejections() -> None:
     def doc(ejected: int) -> dict[str, Any]:
         m = Metrics()
         m.endpoint("api", "10.0.0.1:8080").requests = 7
         m.ejected[("api", "10.0.0.1:8080")] = ejected
+        m.ejections[("api", "10.0.0.1:8080")] = 2 + ejected
         return m.snapshot()
 
     samples = [TaskSamples(f"t{i}", "client", Sample(1.0, doc(e))) for i, e in enumerate((1, 0, 1))]
     _, (row,) = top_rows(samples)
-    assert (row.tasks, row.ejected, row.requests) == (3, 2, 21)
+    assert (row.tasks, row.ejected, row.ejections, row.requests) == (3, 2, 8, 21)
+    assert row_doc(row)["ejections"] == 8

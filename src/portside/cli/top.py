@@ -43,7 +43,7 @@ def _table(title: str, rows: list[dict[str, Any]], with_endpoint: bool) -> Table
     t = Table(title=title)
     cols = ["service", "dir", "upstream"] + (["endpoint"] if with_endpoint else ["tasks"])
     cols += ["req/s", "requests", "2xx", "3xx", "4xx", "5xx", "p50 ms", "p99 ms", "conns",
-             "bytes in", "bytes out"] + (["ejected"] if with_endpoint else [])
+             "bytes in", "bytes out"] + (["ejected", "ejections"] if with_endpoint else [])
     for col in cols:
         t.add_column(col, justify="left" if col in ("service", "dir", "upstream", "endpoint")
                      else "right")
@@ -51,7 +51,7 @@ def _table(title: str, rows: list[dict[str, Any]], with_endpoint: bool) -> Table
         first = [r["service"], r["direction"], r["upstream"],
                  r["endpoint"] if with_endpoint else str(r["tasks"])]
         res = r["responses"]
-        last = [f"{r['ejected']}/{r['tasks']}"] if with_endpoint else []
+        last = [f"{r['ejected']}/{r['tasks']}", str(r["ejections"])] if with_endpoint else []
         t.add_row(*first, f"{r['requestsPerSecond']:.1f}", str(r["requests"]), str(res["2xx"]),
                   str(res["3xx"]), str(res["4xx"]), str(res["5xx"]), _ms(r["p50Ms"]),
                   _ms(r["p99Ms"]), str(r["connectionsActive"]), _bytes(r["bytesReceived"]),
@@ -82,7 +82,8 @@ def top(endpoint: str, region: str, cluster: str, once: bool, as_json: bool,
 
     Per ECS service and upstream ("out": calls the service's tasks make through
     an alias; "in": calls they receive), and per endpoint under each, with
-    "ejected" as how many of the service's task proxies eject it right now.
+    "ejected" as how many of the service's task proxies eject it right now and
+    "ejections" as how many times they have ejected it.
     """
     if once:
         doc = _fetch(endpoint, region, cluster)

@@ -119,3 +119,4 @@ class Cluster:
         now = self.clock()
         for e in self.endpoints:
             self.metrics.ejected[(self.name, e.key)] = int(self.detector.is_ejected(e.key, now))
+            self.metrics.ejections[(self.name, e.key)] = self.detector.ejections.get(e.key, 0)

@@ -130,7 +130,9 @@ class Metrics:
     def __init__(self) -> None:
         self._services: dict[str, Stats] = {}
         self._endpoints: dict[tuple[str, str], Stats] = {}
-        self.ejected: dict[tuple[str, str], int] = {}  # set by the proxy just before rendering
+        # set by the proxy just before rendering: ejected now (0/1), and ejections so far
+        self.ejected: dict[tuple[str, str], int] = {}
+        self.ejections: dict[tuple[str, str], int] = {}
 
     def service(self, name: str) -> Stats:
         stats = self._services.get(name)
@@ -148,7 +150,11 @@ class Metrics:
         return {
             "services": {name: s.as_dict() for name, s in sorted(self._services.items())},
             "endpoints": {
-                f"{svc}/{key}": {**s.as_dict(), "ejected": self.ejected.get((svc, key), 0)}
+                f"{svc}/{key}": {
+                    **s.as_dict(),
+                    "ejected": self.ejected.get((svc, key), 0),
+                    "ejections": self.ejections.get((svc, key), 0),
+                }
                 for (svc, key), s in sorted(self._endpoints.items())
             },
         }
@@ -165,14 +171,16 @@ class Metrics:
             ("portside_proxy_endpoint_", endpoints),
         ):
             _family(lines, prefix, rows)
-        lines.append(
-            "# HELP portside_proxy_endpoint_ejected 1 while outlier detection ejects the endpoint."
-        )
-        lines.append("# TYPE portside_proxy_endpoint_ejected gauge")
-        for (svc, key), value in sorted(self.ejected.items()):
-            lines.append(
-                f"portside_proxy_endpoint_ejected{_labels({'service': svc, 'endpoint': key})} {value}"
-            )
+        for name, help_text, kind, values in (
+            ("ejected", "1 while outlier detection ejects the endpoint.", "gauge", self.ejected),
+            ("ejections_total", "Times outlier detection ejected the endpoint.", "counter",
+             self.ejections),
+        ):
+            lines.append(f"# HELP portside_proxy_endpoint_{name} {help_text}")
+            lines.append(f"# TYPE portside_proxy_endpoint_{name} {kind}")
+            for (svc, key), value in sorted(values.items()):
+                labels = _labels({"service": svc, "endpoint": key})
+                lines.append(f"portside_proxy_endpoint_{name}{labels} {value}")
         return "\n".join(lines) + "\n"
 
 

@@ -97,6 +97,7 @@ class OutlierDetector:
         self.policy = policy
         self._hosts: dict[str, HostState] = {}
         self.ejections_total = 0
+        self.ejections: dict[str, int] = {}  # per host, since it joined the upstream
         self._last_end = float("-inf")  # no host is ejected at or after this time
 
     def any_ejected(self, now: float) -> bool:
@@ -129,6 +130,7 @@ class OutlierDetector:
         newly = after.ejected(now) and not before.ejected(now)
         if newly:
             self.ejections_total += 1
+            self.ejections[key] = self.ejections.get(key, 0) + 1
             self._last_end = max(self._last_end, after.ejected_until or 0.0)
         return newly
 
@@ -137,6 +139,9 @@ class OutlierDetector:
         for key in list(self._hosts):
             if key not in keys:
                 del self._hosts[key]
+        for key in list(self.ejections):
+            if key not in keys:
+                del self.ejections[key]
 
     def reconfigure(self, policy: OutlierPolicy) -> None:
         self.policy = policy

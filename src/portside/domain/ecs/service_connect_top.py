@@ -65,6 +65,7 @@ class Row:
     bytes_received: int = 0
     bytes_sent: int = 0
     ejected: int = 0  # endpoint rows: how many of the service's task proxies eject it now
+    ejections: int = 0  # endpoint rows: times those proxies ejected it, summed
     _window: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
     _total: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
 
@@ -141,6 +142,7 @@ def _add(row: Row, stats: Mapping[str, Any], old: Mapping[str, Any] | None, seco
     row.bytes_received += int(stats.get("bytes_received", 0))
     row.bytes_sent += int(stats.get("bytes_sent", 0))
     row.ejected += int(stats.get("ejected", 0))
+    row.ejections += int(stats.get("ejections", 0))
     buckets = _buckets(stats)
     row._total = [a + b for a, b in zip(row._total, buckets, strict=True)]
     if old is None or seconds <= 0:
@@ -186,4 +188,5 @@ def row_doc(row: Row) -> dict[str, Any]:
     if row.endpoint is not None:
         doc["endpoint"] = row.endpoint
         doc["ejected"] = row.ejected
+        doc["ejections"] = row.ejections
     return doc
