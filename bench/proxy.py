@@ -15,10 +15,11 @@ upstream connections, each pinned to core 0 for the throughput runs:
 Latency at 1,000 requests per second (no pinning: every process may use any
 core, so a busy core does not queue a wake-up): one client process with one
 kept-alive connection to each of direct backend, portside and HAProxy;
-every millisecond it sends one request to each in turn and times each round
-trip (send to the last body byte). Interleaving puts the three under the same
-noise; "added" is a percentile through the proxy minus the same percentile
-direct. Maximum throughput: ``wrk -t1 -c N`` on core 1 against each proxy in
+every millisecond it sends one request to each, in a shuffled order (none is
+always first after the pause), and times each round trip (send to the last
+body byte). Interleaving puts the three under the same noise; "added" is a
+percentile of the per-round difference (through the proxy minus direct, in
+the same round). Maximum throughput: ``wrk -t1 -c N`` on core 1 against each proxy in
 turn. Each result also carries the proxy's own CPU seconds (from /proc) and
 requests per CPU-second, steadier than wall-clock rates on a shared machine;
 ``--nice -10`` (root) raises every process of the run, both proxies alike.
@@ -33,6 +34,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import socket
@@ -161,27 +163,33 @@ def latency_run(targets: dict[str, tuple[str, int]], requests: int, rate: float)
     conns = {name: Conn(addr) for name, addr in targets.items()}
     samples: dict[str, list[int]] = {name: [] for name in targets}
     interval = 1e9 / rate
+    order = list(conns.items())
+    shuffle = random.Random(1).shuffle  # the same orders every run
     for _ in range(300):  # warm up pools, caches and the allocator
-        for conn in conns.values():
+        for _name, conn in order:
             conn.round_trip()
     start = time.perf_counter_ns()
     for i in range(requests):
         due = start + i * interval
         while time.perf_counter_ns() < due:
             pass
-        for name, conn in conns.items():
+        shuffle(order)  # none is always first after the pause (and pays the wake-up)
+        for name, conn in order:
             samples[name].append(conn.round_trip())
     elapsed = (time.perf_counter_ns() - start) / 1e9
     out: dict[str, Any] = {
         "requests_per_target": requests,
         "achieved_rate": round(requests / elapsed),
     }
-    direct = _percentiles(samples["direct"])
+    direct = samples["direct"]
     for name, values in samples.items():
         stats = _percentiles(values)
         if name != "direct":
-            stats["added_p50_ms"] = round(stats["p50_ms"] - direct["p50_ms"], 4)
-            stats["added_p99_ms"] = round(stats["p99_ms"] - direct["p99_ms"], 4)
+            # per round: this target minus direct, both timed within microseconds of each
+            # other, so the machine's noise mostly cancels; its percentiles are "added"
+            added = _percentiles([v - d for v, d in zip(values, direct, strict=True)])
+            stats["added_p50_ms"] = added["p50_ms"]
+            stats["added_p99_ms"] = added["p99_ms"]
         out[name] = stats
     return out
 
