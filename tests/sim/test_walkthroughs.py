@@ -65,10 +65,21 @@ def test_a_task_larger_than_the_instance_type_waits_and_the_rest_are_placed() ->
     assert (end["needed:cp"], end["instances:asg"]) == (3, 3)
     huge = next(s for s in runner.state.all("service").values() if s.service_name == "huge")
     assert huge.running_count == 0
+    # the three exist, unplaced, in PROVISIONING (not failed, not stopped)
+    waiting = list(runner.state.tasks_of_service(huge.service_arn).values())
+    assert [(t.last_status, t.desired_status, t.container_instance_arn) for t in waiting] == [
+        ("PROVISIONING", "RUNNING", None)
+    ] * 3
     messages = [e.message for e in huge.events]
     assert any(
         "no instance type of capacity provider cp can hold one (RESOURCE:MEMORY: a task needs "
         "16384 MiB; m5.large registers 7985 MiB)" in m for m in messages
+    )
+    # the service controller's own placement event says why, in its words (launch.py)
+    assert any(
+        "No instance type of capacity provider cp can hold it (RESOURCE:MEMORY: a task needs "
+        "16384 MiB; m5.large registers 7985 MiB); it waits in PROVISIONING and is left out of "
+        "managed scaling." in m for m in messages
     )
 
 

@@ -163,6 +163,9 @@ class Fleet:
                 Resource("PORTS", "STRINGSET", string_set_value=tuple(map(str, RESERVED_PORTS))),
                 Resource("PORTS_UDP", "STRINGSET", string_set_value=()),
                 Resource("ENI", "INTEGER", integer_value=spec.eni_slots),
+                # the agent reports GPUs as platformDevices ids; without them no GPU task fits
+                *([Resource("GPU", "STRINGSET", string_set_value=tuple(
+                    f"GPU-{gi.instance_id}-{n}" for n in range(spec.gpus)))] if spec.gpus else []),
             ),
             attributes=(
                 Attribute("ecs.availability-zone", gi.availability_zone),

@@ -143,6 +143,11 @@ class Runner:
                 self.dirty.add(c.service_arn)
             elif kind == ContainerInstance.KIND:
                 self.capacity_changed = True
+                if c.status == "DRAINING":
+                    # its tasks must move elsewhere: the cluster's services decide again,
+                    # settled ones too (nothing else wakes them, and a drain for scale-in
+                    # waits for them to move)
+                    self.dirty.update(self.state.children(Service.KIND, c.cluster_arn))
 
     def _settle(self) -> None:
         """Decide for changed services until they converge; let groups replace lost instances."""
