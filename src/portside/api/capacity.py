@@ -7,7 +7,8 @@
 and ``…_tasks_waiting``; per Auto Scaling group (label ``group``):
 ``portside_autoscaling_group_desired_capacity``, ``…_min_size``, ``…_max_size``
 and ``portside_autoscaling_group_instances`` by ``availability_zone`` and
-``lifecycle_state``. Like most exporters it is not signed (a scraper cannot
+``lifecycle_state``; and the Service Connect traffic of every cluster
+(api/service_connect_metrics.py). Like most exporters it is not signed (a scraper cannot
 sign); it names resources but holds no secret.
 
 ``/_portside/capacity`` is SigV4-signed like ``/_portside/explain`` (service
@@ -30,6 +31,7 @@ from prometheus_client.registry import Collector
 
 from portside.api.app import App
 from portside.api.own import signed_json
+from portside.api.service_connect_metrics import ServiceConnectCollector
 from portside.aws.errors import SerializationException
 from portside.controllers.capacity import CapacityDecision
 from portside.domain.ecs.capacity_status import ProviderStatus, capacity_status
@@ -156,8 +158,10 @@ class _Capacity(Collector):
 
 async def handle_metrics(request: web.Request) -> web.Response:
     from portside.api.server import APP_KEY
+    from portside.runtime.agent_sessions import sessions_of
 
     app = request.app[APP_KEY]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Capacity(capacity_status(app.store, None), _last(app)))
+    registry.register(ServiceConnectCollector(app.store, sessions_of(app).proxy_stats))
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})
