@@ -147,5 +147,13 @@ def test_metrics_sum_every_proxy_per_service_direction_upstream_and_endpoint(srv
         finally:
             await agent.close()
 
+        # The agent's session ended: its proxies' counters are unknown, and leave at once.
+        watcher = await connect(srv, cluster, instance)
+        try:
+            await until_scraped(watcher, lambda m: not m.get(
+                "portside_service_connect_tasks", {}).get(_labels(**inbound)))
+        finally:
+            await watcher.close()
+
     run(body())
 

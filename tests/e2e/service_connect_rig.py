@@ -186,7 +186,7 @@ def mesh(tmp_path: Path, driver: str = "process") -> Iterator[Mesh]:
         op = sd.create_http_namespace(Name=namespace)["OperationId"]
         until(lambda: sd.get_operation(OperationId=op)["Operation"]["Status"] == "SUCCESS")
         until(lambda: ecs.list_container_instances(cluster="default")["containerInstanceArns"],
-              timeout=60)
+              timeout=90)
         yield Mesh(srv, ecs, sd, namespace, tmp_path)
     finally:
         with contextlib.suppress(Exception):  # the test's own failure matters more

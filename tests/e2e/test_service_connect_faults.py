@@ -37,6 +37,17 @@ def _errors(found: list[str]) -> list[str]:
     return [x for x in found if not x.startswith("ok ")]
 
 
+def _kill(pid_file: Path) -> int | None:
+    """SIGKILL the proxy the pid file names; None while it names none alive (a proxy
+    being restarted: the file is rewritten once the new one runs)."""
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGKILL)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+    return pid
+
+
 def test_a_task_answering_503_is_ejected_then_comes_back(tmp_path: Path) -> None:
     control = tmp_path / "control"
     control.mkdir()
@@ -128,8 +139,7 @@ def test_a_dead_proxy_is_restarted_and_top_shows_the_traffic(tmp_path: Path) -> 
 
         # The client's proxy dies: the agent starts a new one and requests succeed again.
         pid_file = m.proxy_pid_file(client)
-        old = int(pid_file.read_text())
-        os.kill(old, signal.SIGKILL)
+        old = until(lambda: _kill(pid_file), timeout=30)
         killed = time.monotonic()
         mark = len(lines(answers))
         until(lambda: pid_file.exists() and int(pid_file.read_text() or 0) not in (0, old),

@@ -159,6 +159,8 @@ class Sessions:
     def closed(self, session: Session) -> None:
         if self.by_instance.get(session.instance_arn) is session:
             del self.by_instance[session.instance_arn]
+            # its proxies' counters are unknown until it reports again
+            self.proxy_stats.forget_instance(session.instance_arn)
 
     async def close_all(self, timeout: float = 5.0) -> None:
         sessions, self.by_instance = list(self.by_instance.values()), {}

@@ -20,9 +20,11 @@ async def serve(settings: Settings, on_ready: Callable[[App], None] | None = Non
     runner = web.AppRunner(make_app(app), access_log=None, handle_signals=False)
     await runner.setup()
     try:
+        dns = await start_dns(app)
         site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
         await site.start()
-        dns = await start_dns(app)
+        # no await from here to on_ready: no request is served before it ran (it creates
+        # the cluster 'default' that clients may ask for as soon as /health answers)
         stop = asyncio.Event()
         background = [asyncio.create_task(c(app, stop)) for c in components()]
         if on_ready is not None:
