@@ -76,7 +76,7 @@ class Server:
         with urllib.request.urlopen(self.endpoint + "/health", timeout=5) as resp:
             return int(json.loads(resp.read())["dns_port"])
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.proc is not None
@@ -95,7 +95,7 @@ class Server:
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
-            self.proc.wait(timeout=15)
+            self.proc.wait(timeout=90)  # it stops its local agents first: slow on a loaded machine
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
@@ -139,8 +139,12 @@ def client(endpoint: str, service: str = "ecs", *, key: str = "test", secret: st
     )
 
 
-def until(check: Any, timeout: float = 15, every: float = 0.05) -> Any:
-    """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds."""
+def until(check: Any, timeout: float = 60, every: float = 0.05) -> Any:
+    """Poll ``check()`` until it returns something truthy; fail after ``timeout`` seconds.
+
+    The default is generous on purpose: CI runs two workers on a loaded 2-core
+    machine, and a long timeout costs nothing when the condition is met.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = check()

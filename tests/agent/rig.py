@@ -131,7 +131,8 @@ class Rig:
     async def run(self, *payloads: dict[str, Any]) -> None:
         await self.e.apply_manifest(list(payloads))
 
-    async def until(self, check: Callable[[], Any], timeout: float = 20, what: str = "") -> Any:
+    async def until(self, check: Callable[[], Any], timeout: float = 60, what: str = "") -> Any:
+        """Poll ``check`` until truthy; generous by default (CI machines are loaded)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -144,7 +145,7 @@ class Rig:
                 raise AssertionError(f"timed out waiting for {what or check}; reports: {self.ecs.calls[-5:]}")
             await asyncio.sleep(0.05)
 
-    async def status(self, arn: str, status: str, timeout: float = 20) -> dict[str, Any]:
+    async def status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
         await self.until(lambda: status in self.ecs.statuses(arn), timeout, f"{arn} {status}")
         await self.e.reporter.flush(5)
         return next(p for p in self.ecs.task_reports(arn) if p["status"] == status)
@@ -175,7 +176,7 @@ def stopped(p: dict[str, Any], reason: str = "Task stopped by user") -> dict[str
     return {**p, "desiredStatus": "STOPPED", "stopReason": reason, "stopCode": "UserInitiated"}
 
 
-async def http_get(url: str, timeout: float = 10) -> bytes:
+async def http_get(url: str, timeout: float = 60) -> bytes:
     """GET url from the test (in a thread), retrying until it answers."""
     deadline = time.monotonic() + timeout
 

@@ -38,7 +38,7 @@ def get(url: str) -> int:
         except OSError:
             return None
 
-    return int(until(once, 15, f"GET {url}"))
+    return int(until(once, 60, f"GET {url}"))
 
 
 def test_run_task_runs_answers_and_stops(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_a_failing_health_check_marks_the_task_unhealthy(tmp_path: Path) -> None
                                                  "timeout": 2, "retries": 1}}])
         arn = c.run_task(td)
         c.wait(arn, "RUNNING")
-        task = until(lambda: (t := c.describe(arn))["healthStatus"] == "UNHEALTHY" and t, 30, "UNHEALTHY", c)
+        task = until(lambda: (t := c.describe(arn))["healthStatus"] == "UNHEALTHY" and t, 60, "UNHEALTHY", c)
         assert task["containers"][0]["healthStatus"] == "UNHEALTHY"
 
 
@@ -110,7 +110,7 @@ def test_killing_and_restarting_the_agent_duplicates_nothing(tmp_path: Path) -> 
 
         stopped = c.wait(drop, "STOPPED")
         assert stopped["stoppedReason"] == "while the agent was away"
-        until(lambda: not os.path.exists(f"/proc/{pids[drop]}"), 30, "the stopped task's process exits", c)
+        until(lambda: not os.path.exists(f"/proc/{pids[drop]}"), 60, "the stopped task's process exits", c)
         task = c.describe(keep)
         assert task["lastStatus"] == "RUNNING"
         assert task["containers"][0]["runtimeId"] == before[keep]["runtimeId"]
@@ -153,7 +153,7 @@ def test_rotated_credentials_keep_the_reports_flowing(tmp_path: Path, monkeypatc
         agent = c.agent("process")
         arn = c.run_task(c.task_definition([web()]))
         c.wait(arn, "RUNNING")
-        until(lambda: agent.log().count("credentials") >= 3, 30, "two rotations", c)
+        until(lambda: agent.log().count("credentials") >= 3, 90, "two rotations", c)
         c.ecs.stop_task(cluster=c.name, task=arn)  # reported with a rotated pair
         assert c.wait(arn, "STOPPED")["containers"][0]["exitCode"] == 143
         assert "AccessDenied" not in agent.log() and "refused" not in agent.log()

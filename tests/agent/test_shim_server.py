@@ -34,7 +34,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-async def _until(check: Any, timeout: float = 10) -> None:
+async def _until(check: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"

@@ -56,11 +56,11 @@ class ServerThread:
 
     def udp(self, name: str, rdtype: str = "A", **kw: Any) -> dns.message.Message:
         query = dns.message.make_query(name, rdtype, **kw)
-        return dns.query.udp(query, self.host, port=self.port, timeout=3)
+        return dns.query.udp(query, self.host, port=self.port, timeout=10)
 
     def tcp(self, name: str, rdtype: str = "A", **kw: Any) -> dns.message.Message:
         query = dns.message.make_query(name, rdtype, **kw)
-        return dns.query.tcp(query, self.host, port=self.port, timeout=3)
+        return dns.query.tcp(query, self.host, port=self.port, timeout=10)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def zones(ips: list[str]) -> list[dict[str, object]]:
 
 
 def ask(port: int, name: str) -> dns.message.Message:
-    return dns.query.udp(dns.message.make_query(name, "A"), HOST, port=port, timeout=3)
+    return dns.query.udp(dns.message.make_query(name, "A"), HOST, port=port, timeout=10)
 
 
 def test_serves_a_zones_file_and_rereads_it_on_sighup(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def _check(proc: subprocess.Popen[str], path: Path) -> None:
         assert ask(port, "example.com").rcode() == dns.rcode.REFUSED
         path.write_text(json.dumps(zones(["10.0.0.2"])))
         proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 60  # generous: CI machines are loaded
         while values(ask(port, "api.corp.local")) != ["10.0.0.2"]:
             assert time.monotonic() < deadline
             time.sleep(0.05)

@@ -46,11 +46,22 @@ def _launch_script(root: Path) -> Path:
 
 
 def _pids(root: Path) -> dict[str, int]:
-    return {p.stem: int(p.read_text()) for p in root.glob("i-*.pid")}
+    """The launch script's pid files (one still being written is left out)."""
+    found = {p.stem: p.read_text().strip() for p in root.glob("i-*.pid")}
+    return {iid: int(text) for iid, text in found.items() if text.isdigit()}
 
 
 def _alive(pid: int) -> bool:
     return start_ticks(pid) is not None  # None: gone, or a zombie
+
+
+def _ours(pid: int, root: Path) -> bool:
+    """The pid is still one of this test's agents (its command line names our state dir):
+    pids are reused quickly on a busy machine, and a stale one may be another test's process."""
+    try:
+        return _alive(pid) and str(root).encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def test_command_launcher_starts_and_stops_agents(
@@ -83,7 +94,7 @@ def test_command_launcher_starts_and_stops_agents(
             return [t for t in tasks if t["lastStatus"] == "RUNNING"]
 
         task = until(running, timeout=120, every=0.5)[0]
-        assert len(_pids(root)) == 2  # from zero: two instances
+        until(lambda: len(_pids(root)) == 2)  # from zero: two instances
 
         # One instance holds the task (protected); the other is empty and goes.
         def one_left() -> dict[str, Any] | None:
@@ -95,7 +106,8 @@ def test_command_launcher_starts_and_stops_agents(
         assert kept["lifecycleState"] == "InService" and kept["protectedFromScaleIn"]
         assert kept["containerInstanceArn"] == task["containerInstanceArn"]
         gone = next(iid for iid in _pids(root) if iid != kept["instanceId"])
-        until(lambda: not _alive(_pids(root)[gone]), timeout=30)
+        until(lambda: not _ours(_pids(root)[gone], root), timeout=60)
+        assert _ours(_pids(root)[kept["instanceId"]], root)  # the kept one still runs
         assert "terminated" in [a["action"] for a in p["activities"]]
         listed = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
         assert listed == [kept["containerInstanceArn"]]
@@ -106,5 +118,6 @@ def test_command_launcher_starts_and_stops_agents(
         finally:
             srv.stop()
             for pid in _pids(root).values():  # the command launcher's agents are its own
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
+                if _ours(pid, root):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGTERM)

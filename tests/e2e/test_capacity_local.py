@@ -94,7 +94,7 @@ def test_local_agents_scale_out_run_tasks_and_scale_in(
 
         # Busy instances are protected from scale-in (managed termination protection).
         p = until(lambda: (lambda p: p if all(i["protectedFromScaleIn"] for i in p["instances"])
-                           else None)(provider(srv, cp)), timeout=30)
+                           else None)(provider(srv, cp)), timeout=60)
         assert all(i["lifecycleState"] == "InService" for i in p["instances"])
         assert 'portside_capacity_provider_instances_running{capacity_provider="' + cp in metrics(srv)
 
@@ -120,9 +120,16 @@ def test_local_agents_scale_out_run_tasks_and_scale_in(
 
 
 def _agent_pid(data: Path, iid: str) -> int:
+    """The pid in the instance's pid file (read again if caught while the launcher rewrites it)."""
     import json
 
-    return int(json.loads((data / "instances" / iid / "agent.pid").read_text())["pid"])
+    def read() -> int | None:
+        try:
+            return int(json.loads((data / "instances" / iid / "agent.pid").read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    return int(until(read, timeout=30))
 
 
 def _alive(pid: int) -> bool:
@@ -169,16 +176,18 @@ def test_local_agents_survive_crashes_and_control_plane_restarts(
         # An agent that crashes is started again and comes back as the same instance.
         crashed = _agent_pid(tmp_path, ids[0])
         os.kill(crashed, signal.SIGKILL)
-        until(lambda: _agent_pid(tmp_path, ids[0]) != crashed, timeout=30)
-        until(settled, timeout=60, every=0.5)
+        until(lambda: _agent_pid(tmp_path, ids[0]) != crashed, timeout=60)
+        until(settled, timeout=120, every=0.5)
 
         # Stopping the control plane stops its agents (their tasks keep running) ...
         pids = [_agent_pid(tmp_path, i) for i in ids]
         srv.stop()
         assert not any(_alive(p) for p in pids)
         # ... and starting it again starts them from their state: same instances, same tasks.
+        # (settled() alone can hold before the new agents start: wait for live pid files too)
         srv.start()
-        until(settled, timeout=60, every=0.5)
+        until(lambda: settled() and all(_alive(_agent_pid(tmp_path, i)) for i in ids),
+              timeout=120, every=0.5)
         assert sorted(i["instanceId"] for i in provider(srv, cp)["instances"]) == ids
         restarted = [_agent_pid(tmp_path, i) for i in ids]
         assert not set(restarted) & set(pids)
@@ -187,7 +196,7 @@ def test_local_agents_survive_crashes_and_control_plane_restarts(
         srv.kill()
         assert all(_alive(p) for p in restarted)
         srv.start()
-        until(settled, timeout=60, every=0.5)
+        until(settled, timeout=120, every=0.5)
         assert [_agent_pid(tmp_path, i) for i in ids] == restarted
         assert sorted(i["instanceId"] for i in provider(srv, cp)["instances"]) == ids
     finally:

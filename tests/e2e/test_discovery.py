@@ -29,7 +29,7 @@ APP = (
 
 def _srv(server: Server, name: str) -> list[tuple[str, int]]:
     reply = dns.query.udp(dns.message.make_query(name, "SRV"), "127.0.0.1",
-                          port=server.dns_port, timeout=3)
+                          port=server.dns_port, timeout=10)
     targets = {str(r.target): r.port for rrset in reply.answer for r in rrset}
     addresses = {str(rr.name): r.address for rr in reply.additional for r in rr
                  if rr.rdtype == dns.rdatatype.A}
@@ -75,7 +75,7 @@ def test_service_tasks_answer_srv_and_leave_on_failure(tmp_path: Path) -> None:
                         timeout=90)
         metadata = set()
         for address, port in records:
-            body = until(lambda a=address, p=port: _get(f"http://{a}:{p}/"), timeout=20)
+            body = until(lambda a=address, p=port: _get(f"http://{a}:{p}/"), timeout=60)
             metadata.add(body)
         assert len(metadata) == 3  # three different tasks answered
 
@@ -87,7 +87,7 @@ def test_service_tasks_answer_srv_and_leave_on_failure(tmp_path: Path) -> None:
         gone = arns[0].rsplit("/", 1)[-1]
         ecs.stop_task(cluster="default", task=arns[0])
         until(lambda: all(gone not in i["Id"] for i in sd.list_instances(
-            ServiceId=reg["Id"])["Instances"]), timeout=5)
+            ServiceId=reg["Id"])["Instances"]), timeout=60)
     finally:
         try:
             stop_everything(srv.client())

@@ -124,7 +124,7 @@ def test_busybox_client_calls_api_by_alias_in_docker(
             serviceConnectConfiguration={"enabled": True, "namespace": namespace},
         )
         (client_task,) = until(lambda: ecs.list_tasks(
-            cluster="default", serviceName="client")["taskArns"], timeout=30)
+            cluster="default", serviceName="client")["taskArns"], timeout=60)
 
         def output() -> list[str]:
             found = api_client.containers.list(

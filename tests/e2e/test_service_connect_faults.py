@@ -42,6 +42,8 @@ def _kill(pid_file: Path) -> int | None:
     being restarted: the file is rewritten once the new one runs)."""
     try:
         pid = int(pid_file.read_text())
+        if b"portside.proxy" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return None  # that pid is now another process's
         os.kill(pid, signal.SIGKILL)
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None

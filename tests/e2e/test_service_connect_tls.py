@@ -332,7 +332,7 @@ def test_tls_between_docker_task_proxies(tmp_path: Path) -> None:
                 serviceConnectConfiguration={"enabled": True, "namespace": namespace},
             )
             (client_task,) = until(lambda: ecs.list_tasks(
-                cluster="default", serviceName="client")["taskArns"], timeout=30)
+                cluster="default", serviceName="client")["taskArns"], timeout=60)
 
             def output() -> list[str]:
                 found = engine.containers.list(

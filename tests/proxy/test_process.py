@@ -31,15 +31,17 @@ async def test_proxy_process_follows_its_file_and_admin_api(tmp_path: Path) -> N
     path = tmp_path / "proxy.json"
     async with backends(2) as bs, aiohttp.ClientSession() as s:
         path.write_text(json.dumps(document(bs[:1])))
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "portside.proxy", "--config", str(path), "--poll", "0.1",
-            stdout=asyncio.subprocess.PIPE, stderr=None,
-        )  # fmt: skip
+        log = tmp_path / "proxy.log"
+        with open(log, "wb") as err:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "portside.proxy", "--config", str(path), "--poll", "0.1",
+                stdout=asyncio.subprocess.PIPE, stderr=err,
+            )  # fmt: skip
         assert proc.stdout is not None
         lines: list[str] = []
-        while not lines or lines[-1] != "ready":
-            lines.append((await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip())
         try:
+            while not lines or lines[-1] != "ready":
+                lines.append((await asyncio.wait_for(proc.stdout.readline(), 60)).decode().strip())
             _, _, host, port = next(x for x in lines if x.startswith("listening")).split()
             _, admin_host, admin_port = next(x for x in lines if x.startswith("admin")).split()
             admin = f"http://{admin_host}:{admin_port}"
@@ -65,7 +67,8 @@ async def test_proxy_process_follows_its_file_and_admin_api(tmp_path: Path) -> N
             # the file changes: a second alias appears, the file's endpoints apply again
             path.write_text(json.dumps(document(bs, ("api:80", "api:81"))))
             listeners: dict[str, Any] = {}
-            for _ in range(100):
+            deadline = asyncio.get_running_loop().time() + 60  # generous: CI machines are loaded
+            while asyncio.get_running_loop().time() < deadline:
                 async with s.get(f"{admin}/listeners") as r:
                     listeners = await r.json()
                 if "api:81" in listeners:
@@ -76,8 +79,12 @@ async def test_proxy_process_follows_its_file_and_admin_api(tmp_path: Path) -> N
                 b.name for b in bs
             }
 
+            refused = log.read_text().count("keeping the configuration in force")
             path.write_text("{not json")  # a broken file is refused, the proxy carries on
-            await asyncio.sleep(0.3)
+            deadline = asyncio.get_running_loop().time() + 60
+            while log.read_text().count("keeping the configuration in force") == refused:
+                assert asyncio.get_running_loop().time() < deadline, log.read_text()
+                await asyncio.sleep(0.05)
             assert proc.returncode is None and await get() in {b.name for b in bs}
             async with s.get(f"{admin}/metrics") as r:
                 text = await r.text()

@@ -32,7 +32,8 @@ async def test_killing_a_backend_during_a_steady_stream_causes_no_errors() -> No
 
             await asyncio.gather(*(client() for _ in range(4)), killer())
             cluster = proxy.clusters["api"]
-            assert cluster.detector.is_ejected(victim.endpoint.key, cluster.clock())
+            # the count, not "ejected now": a slow run could outlast the 30 s ejection
+            assert cluster.detector.ejections.get(victim.endpoint.key, 0) >= 1
             assert cluster.stats.retries >= 1
         assert statuses == Counter({200: 400})
         served_after = victim.requests
@@ -46,6 +47,10 @@ async def test_a_backend_returning_503_is_ejected_and_comes_back() -> None:
         policy = OutlierPolicy(base_ejection_seconds=3.0)
         up = upstream(outlier=policy, retry=RetryPolicy(max_retries=0))
         async with running(proxy_config(up, bs)) as proxy, aiohttp.ClientSession() as s:
+            # the detector's clock is the cluster's: a hand-moved one makes "within the 3 s
+            # ejection" and "after it" exact, however slowly a loaded machine runs the requests
+            now = [1000.0]
+            proxy.clusters["api"].clock = lambda: now[0]
 
             async def get() -> int:
                 async with s.get(url(proxy)) as r:
@@ -56,12 +61,11 @@ async def test_a_backend_returning_503_is_ejected_and_comes_back() -> None:
                 [await get() for _ in range(15)]
             )  # round robin: 5 reach the sick one
             assert statuses == Counter({200: 10, 503: 5}) and sick.requests == 5
-            ejected_at = time.monotonic()
+            now[0] += 2.9  # still within the ejection
             assert Counter([await get() for _ in range(30)]) == Counter({200: 30})
-            assert time.monotonic() - ejected_at < 3.0  # (the check below is meaningful)
             assert sick.requests == 5  # no traffic while ejected
             sick.status = 200
-            await asyncio.sleep(max(0.0, ejected_at + 3.05 - time.monotonic()))
+            now[0] += 0.15  # the ejection is over
             assert Counter([await get() for _ in range(30)]) == Counter({200: 30})
             assert sick.requests == 15  # back in the rotation
             detector = proxy.clusters["api"].detector
@@ -104,7 +108,7 @@ async def test_a_slow_backend_hits_the_per_request_timeout() -> None:
             started = time.monotonic()
             async with s.get(url(proxy)) as r:
                 assert r.status == 504 and await r.text() == "upstream request timeout"
-            assert 0.25 < time.monotonic() - started < 3.0
+            assert time.monotonic() - started > 0.25  # (the 504 shows it did not wait the 2 s)
             assert proxy.clusters["api"].stats.timeouts == 1
             slow.delay = 0.0
             async with s.get(url(proxy)) as r:  # a fresh connection: the timed-out one was closed

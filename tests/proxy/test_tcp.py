@@ -79,6 +79,7 @@ async def test_tcp_idle_timeout_closes_both_sides() -> None:
         reader, writer = await asyncio.open_connection(*proxy.address("db:5432"))
         writer.write(b"hello")
         started = asyncio.get_running_loop().time()
-        assert await asyncio.wait_for(reader.read(), 6) == b""  # closed by the proxy, not by us
-        assert 0.25 < asyncio.get_running_loop().time() - started < 5
+        # closed by the proxy, not by us, and long before TCP's default 1 h idle timeout
+        assert await asyncio.wait_for(reader.read(), 60) == b""
+        assert asyncio.get_running_loop().time() - started > 0.25
         writer.close()
