@@ -52,15 +52,19 @@ def test_client_server_service_defaults_and_registration(server: Server) -> None
 
     (arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=svc["serviceName"])[
         "taskArns"])
+    # bridge: the agent reports its proxy's ingress host port as the binding whose
+    # containerPort is the ingress port (15443 by default); Cloud Map registers that one
     ecs.submit_task_state_change(
         cluster=cluster, task=arn, status="RUNNING",
         containers=[{"containerName": "app", "status": "RUNNING", "runtimeId": "r",
                      "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 8080,
-                                          "hostPort": 34567, "protocol": "tcp"}]}],
+                                          "hostPort": 34567, "protocol": "tcp"},
+                                         {"bindIP": "0.0.0.0", "containerPort": 15443,
+                                          "hostPort": 40001, "protocol": "tcp"}]}],
     )
     found = until(lambda: sd.discover_instances(NamespaceName=ns_name, ServiceName="api")[
         "Instances"])
-    assert found[0]["Attributes"]["AWS_INSTANCE_PORT"] == "34567"
+    assert found[0]["Attributes"]["AWS_INSTANCE_PORT"] == "40001"
     assert found[0]["InstanceId"] == arn.rsplit("/", 1)[-1]
 
 

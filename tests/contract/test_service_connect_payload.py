@@ -73,13 +73,17 @@ def test_client_task_hears_of_api_endpoints_on_another_instance(server: Server) 
                 cluster=api_cluster, task=api_task, status="RUNNING",
                 containers=[{"containerName": "app", "status": "RUNNING", "runtimeId": "r",
                              "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
-                                                  "hostPort": 33000, "protocol": "tcp"}]}],
+                                                  "hostPort": 33000, "protocol": "tcp"},
+                                                 # bridge: the proxy's ingress, as its agent
+                                                 # reports it (containerPort: the ingress port)
+                                                 {"bindIP": "0.0.0.0", "containerPort": 15000,
+                                                  "hostPort": 40001, "protocol": "tcp"}]}],
             )
             # The api task's Cloud Map instance reaches the client's agent, on another instance.
             pushed = await agent.next("TaskManifest", when=lambda m: (
                 (_section(m, client_task) or {}).get("endpoints", {}).get("api")))
             (endpoint,) = _section(pushed, client_task)["endpoints"]["api"]
-            assert endpoint["port"] == 33000 and endpoint["health"] == "HEALTHY"
+            assert endpoint["port"] == 40001 and endpoint["health"] == "HEALTHY"
 
             ecs.stop_task(cluster=api_cluster, task=api_task, reason="bye")
             gone = await agent.next("TaskManifest", when=lambda m: (

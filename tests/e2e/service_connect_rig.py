@@ -95,7 +95,9 @@ def hits(control: Path, key: str) -> int:
 def task_definition(ecs: Any, argv: list[str], ports: list[dict[str, Any]]) -> str:
     family = unique("sc")
     ecs.register_task_definition(
-        family=family, networkMode="awsvpc", cpu="256", memory="128",
+        # half a CPU: the task's cpu is a hard quota where the agent may write cgroups, and
+        # a quarter of one starves a Python process on a loaded machine
+        family=family, networkMode="awsvpc", cpu="512", memory="128",
         containerDefinitions=[{
             "name": "app", "image": "python", "essential": True, "memory": 64,
             "entryPoint": [sys.executable, "-c"], "command": argv, "portMappings": ports,

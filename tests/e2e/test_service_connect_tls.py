@@ -5,7 +5,7 @@ port has ``tls`` (portside's authority standing in for AWS Private CA) and a
 client-only service calling ``http://api:8080/<secret path>`` by its alias.
 While it runs, an AF_PACKET socket on ``lo`` (root) records every TCP payload
 on the machine's loopback: between the client's proxy and the api tasks'
-proxies (the TLS ingress port, 15443 by default) the bytes are TLS records and
+proxies (the TLS ingress port, set apart for this test) the bytes are TLS records and
 neither the request path nor the answer appears, while on the applications'
 own port 8080 (application to proxy, proxy to application) both do — the
 capture sees them when they are there. Then a client presenting a certificate
@@ -44,7 +44,9 @@ linux_root = pytest.mark.skipif(
 SECRET_PATH = "/the-secret-path-" + unique("p")
 SECRET_ANSWER = "the-secret-answer-" + unique("a")
 ROTATE_VALIDITY = 21
-TLS_PORT = 15443  # domain/ecs/service_connect.py INGRESS_BASE: no ingressPortOverride
+# The TLS ingress port (ingressPortOverride): one no other test uses, so the loopback
+# capture sees this test's traffic only when other Service Connect tests run beside it.
+TLS_PORT = 15887
 
 # Answers GET <SECRET_PATH> with SECRET_ANSWER and its own task's metadata URI.
 API = (
@@ -192,6 +194,7 @@ def test_tls_between_proxies_encrypts_and_refuses_another_authority(
             networkConfiguration=network,
             serviceConnectConfiguration={"enabled": True, "namespace": namespace, "services": [
                 {"portName": "api", "clientAliases": [{"port": 8080, "dnsName": "api"}],
+                 "ingressPortOverride": TLS_PORT,
                  "tls": {"issuerCertificateAuthority": {"awsPcaAuthorityArn": pca}}}]},
         )
         until(lambda: len(_api_addresses(sd, namespace)) == 2, timeout=90)
@@ -321,6 +324,7 @@ def test_tls_between_docker_task_proxies(tmp_path: Path) -> None:
             taskDefinition=busybox(BUSYBOX_API, [{"name": "api", "containerPort": 8080}]),
             serviceConnectConfiguration={"enabled": True, "namespace": namespace, "services": [
                 {"portName": "api", "clientAliases": [{"port": 8080, "dnsName": "api"}],
+                 "ingressPortOverride": TLS_PORT,
                  "tls": {"issuerCertificateAuthority": {"awsPcaAuthorityArn": pca}}}]},
         )
         until(lambda: len(_api_addresses(sd, namespace)) == 2, timeout=90)

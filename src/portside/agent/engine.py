@@ -59,7 +59,9 @@ class Engine:
         self.tokens: dict[str, tuple[str, str]] = {}
         self._leftovers: dict[str, list[RuntimeContainer]] | None = None
         self._records: dict[str, TaskRecord] = {}
-        self.connect = ServiceConnect(state.root / "service-connect", driver.name)
+        # bridge ingress ports come from the driver's allocator when it has one (process)
+        self.connect = ServiceConnect(state.root / "service-connect", driver.name,
+                                      getattr(driver, "ports", None))
         self.services = TaskServices(
             driver, reporter, state, notifier, self.container_env, connect=self.connect
         )

@@ -38,6 +38,19 @@ How the application finds its proxy with no change:
 - anywhere else (not root, Docker host mode): the proxy runs on the host's
   loopback and the container's environment says where each alias listens,
   ``PORTSIDE_SERVICE_CONNECT_<ALIAS>=address:port`` (set in every case).
+
+How callers reach the task (its client-server ports, ``inbound``): the proxy's
+inbound listener in front of the application. Under awsvpc it binds the task's
+address on ``ingressPort``, the port Cloud Map registers. In the bridge mode
+(either driver) the proxy runs on the host, where the tasks of one instance
+cannot share a port: as ECS does, each inbound listener gets an ephemeral host
+port from the agent's allocator (agent/ports.py, the one the process driver
+gives bridge port mappings) bound on every address, and once the application's
+container runs, the listener leads to it (its bridge address and container
+port, else its host port) and :meth:`ServiceConnect.container_started` returns
+the binding ``containerPort = ingressPort, hostPort = that port``, which the
+task manager reports with the container's own bindings; the control plane
+registers that host port in Cloud Map (domain/ecs/service_connect.py).
 """
 
 from __future__ import annotations
@@ -56,8 +69,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from portside.agent.drivers.base import ContainerError, TaskNetwork
+from portside.agent.drivers.base import (
+    ContainerError,
+    NetworkBinding,
+    RuntimeContainer,
+    TaskNetwork,
+)
 from portside.agent.payload import ContainerSpec, TaskSpec
+from portside.agent.ports import PortAllocator, PortsExhausted
 from portside.agent.service_connect_config import (
     alias_addresses,
     alias_environment,
@@ -89,7 +108,8 @@ class TaskProxy:
     """The proxy process of one task and the section it last applied."""
 
     def __init__(self, task: TaskSpec, directory: Path, section: Mapping[str, Any],
-                 network: TaskNetwork, netns_pid: int | None = None) -> None:
+                 network: TaskNetwork, netns_pid: int | None = None,
+                 ports: PortAllocator | None = None) -> None:
         self.task = task
         self.dir = directory
         self.section = dict(section)
@@ -114,6 +134,11 @@ class TaskProxy:
         self.restarts = 0
         # Docker bridge: container name -> (its network namespace, its own ports)
         self.namespaces: dict[str, tuple[str, frozenset[int]]] = {}
+        # bridge (``ports`` given): upstream -> the host port of its inbound listener, and
+        # upstream -> where its application answers (known once its container runs)
+        self.ports = ports
+        self.host_ingress: dict[str, int] | None = {} if ports is not None else None
+        self.targets: dict[str, tuple[str, int]] = {}
         self._pushing = asyncio.Lock()  # one configuration push at a time
 
     @property
@@ -121,9 +146,11 @@ class TaskProxy:
         return self.dir / "hosts"
 
     def _config(self, section: Mapping[str, Any]) -> Any:
+        self._allocate(section)
         config = proxy_config(section, self.aliases, task_address=self.task_address,
                               admin_unix=str(self.sock), reserved_ports=self.reserved,
-                              tls=self.tls)
+                              tls=self.tls, host_ingress=self.host_ingress,
+                              targets=self.targets)
         # a container that ended took its namespace along: nothing left to serve there
         self.namespaces = {k: v for k, v in self.namespaces.items() if os.path.exists(v[0])}
         if not self.namespaces:
@@ -131,11 +158,55 @@ class TaskProxy:
         inside = alias_addresses(section, self.task.task_arn, private=True)
         return namespace_listeners(config, section, inside, self.namespaces)
 
-    async def enter(self, container: str, netns: str, own_ports: frozenset[int]) -> None:
-        """Serve the aliases inside ``container``'s network namespace too (Docker bridge)."""
+    def _allocate(self, section: Mapping[str, Any]) -> None:
+        """Bridge: a host port for every inbound listener that has none yet (one that cannot
+        get one is logged and left without a listener)."""
+        if self.host_ingress is None or self.ports is None:
+            return
+        for i in section.get("inbound") or ():
+            upstream = str(i.get("upstream"))
+            if not i.get("containerPort") or upstream in self.host_ingress:
+                continue
+            try:
+                self.host_ingress[upstream] = self.ports.allocate()
+            except PortsExhausted as exc:
+                log.warning("task %s: no host port for the Service Connect ingress of %s: %s",
+                            self.task.task_id, upstream, exc)
+
+    def _inbound_of(self, container: str) -> list[Mapping[str, Any]]:
+        return [i for i in self.section.get("inbound") or ()
+                if i.get("containerName") == container and i.get("containerPort")]
+
+    async def container_runs(self, container: str, rc: RuntimeContainer,
+                             netns: str | None, own_ports: frozenset[int]) -> tuple[NetworkBinding, ...]:
+        """``container`` runs: serve the aliases inside its network namespace too (``netns``,
+        Docker bridge) and, in the bridge mode, lead its inbound listeners to it. Returns
+        the ingress bindings to report for it (bridge; none before its listener leads there)."""
+        targets = {}
+        if self.host_ingress is not None:
+            for i in self._inbound_of(container):
+                target = app_target(rc, int(i["containerPort"]))
+                if target is not None:
+                    targets[str(i["upstream"])] = target
+        if netns is None and not targets:
+            return ()
         async with self._pushing:
-            self.namespaces[container] = (netns, own_ports)
+            if netns is not None:
+                self.namespaces[container] = (netns, own_ports)
+            self.targets.update(targets)
             await self.admin.push_config(self._config(self.section))
+        return self.ingress_bindings(container)
+
+    def ingress_bindings(self, container: str) -> tuple[NetworkBinding, ...]:
+        """Bridge: ``containerPort`` = the ingress port, ``hostPort`` = where the listener is."""
+        if self.host_ingress is None:
+            return ()
+        return tuple(
+            NetworkBinding(int(i["ingressPort"]), self.host_ingress[str(i["upstream"])])
+            for i in self._inbound_of(container)
+            if i.get("ingressPort") and str(i["upstream"]) in self.host_ingress
+            and str(i["upstream"]) in self.targets
+        )
 
     def _write_hosts(self) -> None:
         try:
@@ -151,6 +222,7 @@ class TaskProxy:
         kill_recorded(self.dir)
         self._write_hosts()
         self.tls = write_tls(self.dir, self.section)
+        self._allocate(self.section)
         await self._spawn()
         self._pusher = asyncio.create_task(self._push_loop(), name=f"sc-{self.task.task_id[:8]}")
         self._keeper = asyncio.create_task(self._supervise(), name=f"sc-keep-{self.task.task_id[:8]}")
@@ -263,6 +335,10 @@ class TaskProxy:
             (self.dir / "proxy.pid").unlink()
         with contextlib.suppress(FileNotFoundError):
             self.sock.unlink()
+        if self.ports is not None and self.host_ingress:
+            for port in self.host_ingress.values():
+                self.ports.release(port)
+            self.host_ingress.clear()
 
     async def _end_process(self) -> None:
         proc = self.process
@@ -275,6 +351,17 @@ class TaskProxy:
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()
                 await proc.wait()
+
+
+def app_target(rc: RuntimeContainer, container_port: int) -> tuple[str, int] | None:
+    """Where a bridge container answers on ``container_port`` from the host: its own
+    address (Docker's bridge), else the host port it was given (process driver)."""
+    if rc.address:
+        return rc.address, container_port
+    for b in rc.bindings:
+        if b.container_port == container_port and b.protocol == "tcp":
+            return "127.0.0.1", b.host_port
+    return None
 
 
 def kill_recorded(directory: Path) -> None:
@@ -292,9 +379,10 @@ def kill_recorded(directory: Path) -> None:
 class ServiceConnect:
     """Every task's proxy on this agent, and the newest section the control plane sent."""
 
-    def __init__(self, root: Path, driver_name: str) -> None:
+    def __init__(self, root: Path, driver_name: str, ports: PortAllocator | None = None) -> None:
         self.root = root
         self.driver_name = driver_name
+        self.ports = ports or PortAllocator()  # bridge ingress ports (the driver's, if it has one)
         self.sections: dict[str, dict[str, Any]] = {}
         self.proxies: dict[str, TaskProxy] = {}
 
@@ -325,7 +413,8 @@ class ServiceConnect:
         if section is None or task.task_arn in self.proxies:
             return
         netns = network.sandbox_pid if self.driver_name == "docker" else None
-        proxy = TaskProxy(task, self.root / task.task_id, section, network, netns)
+        ports = self.ports if task.network_mode == "bridge" else None
+        proxy = TaskProxy(task, self.root / task.task_id, section, network, netns, ports)
         await proxy.start()
         self.proxies[task.task_arn] = proxy
 
@@ -352,19 +441,23 @@ class ServiceConnect:
         return self.driver_name == "docker" and task.network_mode == "bridge"
 
     async def container_started(self, task: TaskSpec, container: ContainerSpec,
-                                pid: int | None) -> None:
-        """A container of the task runs (as process ``pid``): with Docker bridge, its proxy
-        binds the aliases in the container's network namespace now. Never fails the task:
-        a failure is logged and the container's aliases stay unanswered."""
+                                rc: RuntimeContainer) -> tuple[NetworkBinding, ...]:
+        """A container of the task runs: with Docker bridge, its proxy binds the aliases in
+        the container's network namespace now; in the bridge mode, its inbound listeners
+        lead to it, and the bindings returned (the ingress host ports) are to be reported
+        with the container's. Never fails the task: a failure is logged, the container's
+        aliases stay unanswered and no ingress is reported (Cloud Map leaves it out)."""
         proxy = self.proxies.get(task.task_arn)
-        if proxy is None or pid is None or not self._bridge(task):
-            return
+        if proxy is None:
+            return ()
+        netns = f"/proc/{rc.pid}/ns/net" if self._bridge(task) and rc.pid is not None else None
         own = frozenset(p.container_port for p in container.port_mappings)
         try:
-            await proxy.enter(container.name, f"/proc/{pid}/ns/net", own)
+            return await proxy.container_runs(container.name, rc, netns, own)
         except (OSError, ProxyAdminError, TimeoutError) as exc:
-            log.warning("task %s: Service Connect aliases in container %s: %s",
+            log.warning("task %s: Service Connect for container %s: %s",
                         task.task_id, container.name, exc)
+            return ()
 
     async def stats(self) -> dict[str, Any]:
         """Every running proxy's counters by task ARN (``GET /stats``); a proxy that does

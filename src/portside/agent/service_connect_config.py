@@ -14,7 +14,10 @@ listens, because only it knows how the task is wired:
 - each of the task's own client-server ports gets an inbound listener on the
   task's address (``ingressPort``, or 0 for one the proxy picks) in front of
   the application's container port; its upstream (the application alone) has
-  outlier detection off and no retries.
+  outlier detection off and no retries. In the bridge mode (``host_ingress``)
+  it binds every address of the host on the ephemeral port the agent chose, in
+  front of wherever the application's container answers (``targets``, known once
+  the container runs; until then the listener has no endpoint).
 
 :func:`hosts_file` writes those addresses as ``/etc/hosts`` lines, and
 :func:`alias_environment` as ``PORTSIDE_SERVICE_CONNECT_<ALIAS>=host:port``
@@ -127,6 +130,8 @@ def proxy_config(
     admin_unix: str,
     reserved_ports: frozenset[int] = frozenset(),
     tls: TlsConfig | None = None,
+    host_ingress: Mapping[str, int] | None = None,
+    targets: Mapping[str, tuple[str, int]] | None = None,
 ) -> ProxyConfig:
     """The whole proxy document for one task.
 
@@ -137,6 +142,8 @@ def proxy_config(
     side of every upstream marked ``tls`` (checking the peer's certificate names the
     upstream) and the server side of every inbound listener marked ``tls``. An
     inbound TLS port with no certificate gets no listener: it never serves plaintext.
+    ``host_ingress`` (bridge): upstream -> the host port its inbound listener binds on
+    0.0.0.0, in front of ``targets[upstream]`` (the application's address and port).
     """
     upstreams: dict[str, UpstreamConfig] = {}
     for u in section.get("upstreams") or ():
@@ -166,6 +173,8 @@ def proxy_config(
     for i in section.get("inbound") or ():
         if not i.get("containerPort") or (i.get("tls") and tls is None):
             continue
+        if host_ingress is not None and str(i["upstream"]) not in host_ingress:
+            continue  # bridge: no host port could be had for it
         name = INBOUND_PREFIX + str(i["upstream"])
         protocol = _protocol(i.get("protocol"))
         known = upstreams.get(str(i["upstream"]))
@@ -176,14 +185,18 @@ def proxy_config(
             timeouts=known.timeouts if known is not None else _timeouts({}, protocol),
             outlier=OutlierPolicy(enabled=False), retry=RetryPolicy(max_retries=0),
         )
+        address, port = task_address, int(i.get("ingressPort") or 0)
+        target: tuple[str, int] | None = (task_address, int(i["containerPort"]))
+        if host_ingress is not None:  # bridge: on the host, before the container's port
+            address, port = "0.0.0.0", host_ingress[str(i["upstream"])]
+            target = (targets or {}).get(str(i["upstream"]))
         listeners.append(
             ListenerConfig(
-                name=name, upstream=name, port=int(i.get("ingressPort") or 0),
-                address=task_address, direction=Direction.INBOUND,
-                tls=tls if i.get("tls") else None,
+                name=name, upstream=name, port=port, address=address,
+                direction=Direction.INBOUND, tls=tls if i.get("tls") else None,
             )
         )
-        endpoints[name] = (Endpoint(task_address, int(i["containerPort"])),)
+        endpoints[name] = (Endpoint(*target),) if target is not None else ()
     return ProxyConfig(
         upstreams=tuple(upstreams.values()), listeners=tuple(listeners),
         endpoints=endpoints, admin=AdminConfig(unix=admin_unix),

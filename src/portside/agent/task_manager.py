@@ -198,8 +198,9 @@ class TaskManager:
         if self.s.connect is not None:  # the Service Connect proxy, before any container
             await self._act(None, self.s.connect.start(self.spec, self.network))
             for c in self.containers.values():  # adopted ones, after an agent restart
-                if c.status == RUNNING and c.runtime is not None:
-                    await self.s.connect.container_started(self.spec, c.spec, c.runtime.pid)
+                rc = c.runtime if c.status == RUNNING else None
+                if rc is not None and await self._connected(c, rc):  # new ingress ports
+                    self._container_changed(c)
         await self._pull_all()
         while True:
             self._drain()
@@ -254,9 +255,19 @@ class TaskManager:
             self._note_essential_exits()
         else:
             c.started(rc, time.monotonic())
-            if self.s.connect is not None:  # Docker bridge: aliases in its own namespace
-                await self.s.connect.container_started(self.spec, c.spec, rc.pid)
+            await self._connected(c, rc)
         self._container_changed(c)
+
+    async def _connected(self, c: ContainerRun, rc: RuntimeContainer) -> bool:
+        """Tell Service Connect the container runs (Docker bridge: its aliases join its
+        namespace; bridge: the proxy's ingress leads to it). Its ingress host ports are
+        reported as the container's bindings; True when it has some."""
+        if self.s.connect is None:
+            return False
+        extra = await self.s.connect.container_started(self.spec, c.spec, rc)
+        if extra:
+            c.runtime = replace(rc, bindings=rc.bindings + extra)
+        return bool(extra)
 
     async def _steady(self) -> None:
         self._move("ACTIVATING")

@@ -124,6 +124,8 @@ def task_attributes(
         return None
     attrs = {"AWS_INSTANCE_IPV4": address}
     port = _port(task, reg)
+    if port is None and reg.get("ingress_reported"):
+        return None  # bridge Service Connect: the agent has not reported its proxy's port yet
     if port is not None:
         attrs["AWS_INSTANCE_PORT"] = str(port)
     region = svc.cluster_arn.split(":")[3]
@@ -155,7 +157,8 @@ def _host_address(inst: Any) -> str | None:
 
 
 def _port(task: Any, reg: Any) -> int | None:
-    """The registry's port: ``port``, or the host port bound for containerName:containerPort."""
+    """The registry's port: ``port``, or the host port bound for containerName:containerPort
+    (bridge Service Connect: the binding the agent reports for its proxy's ingress)."""
     if reg.get("port"):
         return int(reg["port"])
     name, cport = reg.get("container_name"), reg.get("container_port")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from portside.aws.arn import is_arn
@@ -18,6 +18,7 @@ from portside.domain.errors import (
     ClusterContainsTasksException,
     ClusterNotFoundException,
     InvalidParameterException,
+    NamespaceNotFoundException,
 )
 from portside.domain.pagination import Page, paginate
 from portside.domain.scope import Scope
@@ -117,6 +118,10 @@ def create_cluster(
     providers = tuple(capacity_providers or ())
     default_strategy = strategy(default_capacity_provider_strategy)
     check_cluster_providers(store, scope, providers, default_strategy)
+    connect_defaults = (
+        None if service_connect_defaults is None
+        else _connect_defaults(store, scope, now, service_connect_defaults)
+    )
     cluster = Cluster(
         cluster_arn=arn,
         cluster_name=name,
@@ -126,10 +131,46 @@ def create_cluster(
         capacity_providers=providers,
         default_capacity_provider_strategy=default_strategy,
         tags=parse_tags(tags),
-        service_connect_defaults=service_connect_defaults,
+        service_connect_defaults=connect_defaults,
     )
     store.commit([cluster])
     return cluster
+
+
+def _connect_defaults(
+    store: Store, scope: Scope, now: datetime, raw: Mapping[str, Any]
+) -> dict[str, str] | None:
+    """``serviceConnectDefaults`` as ECS keeps it: the namespace's ARN.
+
+    The ECS API reference: an existing namespace (name or ARN, any type, this account
+    and Region) is used; a new name makes ECS create an HTTP (API calls only) Cloud Map
+    namespace of that name; "" removes the default (the namespace stays in Cloud Map).
+    """
+    from portside.domain.ecs.service_connect import find_namespace
+    from portside.domain.servicediscovery import namespaces
+    from portside.domain.servicediscovery.errors import InvalidInput, NamespaceAlreadyExists
+
+    ref = str(raw.get("namespace") or "")
+    if not ref:
+        return None
+    ns = find_namespace(store, scope, ref)
+    if ns is None and is_arn(ref):
+        raise NamespaceNotFoundException(f"Namespace {ref} was not found in Cloud Map.")
+    if ns is None:
+        if len(ref) > 1024 or any(ch in ref for ch in '<>"/'):
+            raise InvalidParameterException(
+                "A Service Connect namespace name has up to 1024 characters and no >, <, \" "
+                "or /."
+            )
+        try:
+            namespaces.create_http_namespace(store, scope, now, name=ref)
+        except (InvalidInput, NamespaceAlreadyExists) as exc:
+            raise InvalidParameterException(
+                f"Cannot create the Cloud Map namespace {ref!r}: {exc}"
+            ) from None
+        ns = find_namespace(store, scope, ref)
+        assert ns is not None  # just created
+    return {"namespace": ns.arn}
 
 
 def statistics(store: Store, cluster: Cluster) -> dict[str, int]:
@@ -230,6 +271,7 @@ def update_cluster(
     settings: Sequence[Mapping[str, Any]] | None = None,
     configuration: Mapping[str, Any] | None = None,
     service_connect_defaults: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> Cluster:
     current = get_cluster(store, scope, cluster)
     changes: dict[str, Any] = {}
@@ -238,7 +280,9 @@ def update_cluster(
     if configuration is not None:
         changes["configuration"] = configuration
     if service_connect_defaults is not None:
-        changes["service_connect_defaults"] = service_connect_defaults
+        changes["service_connect_defaults"] = _connect_defaults(
+            store, scope, now or datetime.now(UTC), service_connect_defaults
+        )
     updated = dataclasses.replace(current, **changes)
     store.commit([updated])
     return updated

@@ -22,15 +22,17 @@ portside's own certificate authority stands in for AWS Private CA
 (runtime/service_connect_tls.py). A TLS port's peers reach it through its
 proxies' mTLS listener.
 
-In the awsvpc network mode every client-server port is served through the
-task's proxy, as ECS does: it gets an ``ingress_port`` (``ingressPortOverride``,
-else the first free port from 15443 — see :func:`_ingress_port`) where the
-proxy's inbound listener takes the traffic in front of the application, and
-Cloud Map registers that port, so callers' proxies reach the application through
-it (plaintext or mTLS). In bridge mode (TLS is awsvpc-only) the task's proxy
-runs on the host and would need an ephemeral host port reported back by the
-agent; portside does not do that yet, so a bridge port is registered with the
-application's own host port and callers reach the application directly.
+Every client-server port is served through the task's proxy, as ECS does: it
+gets an ``ingress_port`` (``ingressPortOverride``, else the first free port from
+15443 — see :func:`_ingress_port`) where the proxy's inbound listener takes the
+traffic in front of the application. In the awsvpc mode Cloud Map registers that
+port on the task's address, so callers' proxies reach the application through it
+(plaintext or mTLS). In the bridge mode (TLS is awsvpc-only) the task's proxy runs
+on the host, where the tasks of one instance cannot share a port: as ECS does, its
+agent binds the inbound listener on an ephemeral host port and reports it as a
+network binding of the application's container whose ``containerPort`` is the
+ingress port; Cloud Map registers that binding's host port (``ingress_reported``
+in :func:`registries`), and a task is registered only once it was reported.
 """
 
 from __future__ import annotations
@@ -49,8 +51,13 @@ from portside.store.store import Store
 HTTP_PROTOCOLS = ("http", "http2", "grpc")
 IDLE_DEFAULT = {"http": 300, "http2": 300, "grpc": 300, "tcp": 3600}
 PER_REQUEST_DEFAULT = 15
-INGRESS_BASE = 15443  # first port tried for an awsvpc service's proxy (no ingressPortOverride)
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})$")
+INGRESS_BASE = 15443  # first port tried for a service's proxy (no ingressPortOverride)
+# ECS API reference: a discoveryName (as a port mapping name) has up to 64 lowercase
+# letters, digits, underscores and hyphens, not first; it also names the Cloud Map
+# service ECS creates, one DNS label: up to 63, no hyphen last either. A client alias
+# dnsName has up to 127, periods too, not starting with a hyphen.
+_LABEL = re.compile(r"^([a-z0-9_][a-z0-9_-]{0,61}[a-z0-9_]|[a-z0-9])$")
+_DNS_NAME = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,126}$")
 
 
 def find_namespace(store: Store, scope: Scope, ref: str) -> Any | None:
@@ -111,8 +118,46 @@ def check_service_connect(
     names = [s["discovery_name"] for s in services]
     if len(set(names)) != len(names):
         raise InvalidParameterException("Each discoveryName in a service must be unique.")
+    _check_aliases(store, ns, service_arn, services)
     cfg["services"] = services
+    # as given, in its namespace: UpdateService checks it again against a new task definition
+    cfg["request"] = {**raw, "namespace": ns.arn}
     return cfg
+
+
+def _check_aliases(
+    store: Store, ns: Any, service_arn: str, services: list[dict[str, Any]]
+) -> None:
+    """Each client alias (dnsName, port) once in the namespace, as ECS requires: every task's
+    proxy has a listener per alias, and two of one name would make it refuse its config."""
+    owners = _aliases_in_use(store, ns.arn, service_arn)
+    for s in services:
+        for a in s["client_aliases"]:
+            key = (a["dns_name"].lower(), int(a["port"]))
+            if key in owners:
+                where = "this service" if owners[key] is None else f"service {owners[key]}"
+                raise InvalidParameterException(
+                    f"The client alias {a['dns_name']}:{a['port']} is already used by {where} "
+                    f"in the namespace {ns.name}: each alias must be unique in the namespace."
+                )
+            owners[key] = None
+
+
+def _aliases_in_use(
+    store: Store, namespace_arn: str, except_arn: str
+) -> dict[tuple[str, int], str | None]:
+    """(dnsName, port) of the client aliases of the other services in the namespace, with
+    the ARN of the service that has it."""
+    used: dict[tuple[str, int], str | None] = {}
+    for svc in store.all("service").values():
+        cfg = svc.service_connect_configuration
+        if svc.service_arn == except_arn or svc.status == "INACTIVE" or not cfg:
+            continue
+        if cfg.get("enabled") and cfg.get("namespace") == namespace_arn:
+            for s in cfg.get("services") or ():
+                for a in s.get("client_aliases") or ():
+                    used[(str(a["dns_name"]).lower(), int(a["port"]))] = svc.service_arn
+    return used
 
 
 def _service(
@@ -129,8 +174,9 @@ def _service(
     discovery = s.get("discovery_name") or port_name
     if not _LABEL.match(discovery):
         raise InvalidParameterException(
-            f"discoveryName '{discovery}' must be a DNS label: letters, digits and hyphens, "
-            "up to 63 characters."
+            f"discoveryName '{discovery}' can have up to 63 lowercase letters, numbers, "
+            "underscores and hyphens (it names a Cloud Map service), and cannot start or "
+            "end with a hyphen."
         )
     if discovery in taken:
         raise InvalidParameterException(
@@ -139,9 +185,20 @@ def _service(
         )
     protocol = mapping.get("app_protocol") or "tcp"
     aliases = []
+    if len(s.get("client_aliases") or ()) > 1:
+        raise InvalidParameterException(
+            f"The Service Connect service for portName '{port_name}' has more than one "
+            "client alias: clientAliases has at most 1 entry."
+        )
     for a in s.get("client_aliases") or ():
         if not 1 <= int(a.get("port", 0)) <= 65535:
             raise InvalidParameterException("A client alias port must be between 1 and 65535.")
+        if a.get("dns_name") is not None and not _dns_name_ok(a["dns_name"]):
+            raise InvalidParameterException(
+                f"The client alias dnsName '{a['dns_name']}' must be a DNS name of up to 127 "
+                "lowercase letters, numbers, underscores, hyphens and periods, not starting "
+                "with a hyphen."
+            )
         aliases.append({"port": a["port"], "dns_name": a.get("dns_name") or f"{discovery}.{ns.name}",
                         **({"test_traffic_rules": a["test_traffic_rules"]}
                            if a.get("test_traffic_rules") else {})})
@@ -163,17 +220,25 @@ def _service(
                app_protocol=protocol)
     if tls is not None:
         out["tls"] = tls
-    if mode == "awsvpc":  # the task's proxy takes the traffic in front of the application
-        if override is not None and override in {int(p.get("container_port") or 0)
-                                                 for _, p in ports.values()}:
-            raise InvalidParameterException(
-                f"ingressPortOverride {override} is a container port of the task definition: "
-                "portside's Service Connect proxy listens beside the application, on a port "
-                "of its own."
-            )
-        out["ingress_port"] = override or _ingress_port(ports, used_ingress)
-        used_ingress.add(out["ingress_port"])
+    # the task's proxy takes the traffic in front of the application (bridge: its agent
+    # reports the host port it bound for this port, see the module docstring)
+    if override is not None and override in {int(p.get("container_port") or 0)
+                                             for _, p in ports.values()}:
+        raise InvalidParameterException(
+            f"ingressPortOverride {override} is a container port of the task definition: "
+            "portside's Service Connect proxy listens beside the application, on a port "
+            "of its own."
+        )
+    out["ingress_port"] = override or _ingress_port(ports, used_ingress)
+    used_ingress.add(out["ingress_port"])
+    if mode == "bridge":
+        out["network_mode"] = mode
     return out
+
+
+def _dns_name_ok(name: Any) -> bool:
+    """ECS's dnsName rule; its labels non-empty (it names a listener's hosts entry)."""
+    return isinstance(name, str) and bool(_DNS_NAME.match(name)) and all(name.split("."))
 
 
 def _tls(raw: Any, mode: str) -> dict[str, Any] | None:
@@ -190,14 +255,15 @@ def _tls(raw: Any, mode: str) -> dict[str, Any] | None:
         )
     if mode != "awsvpc":
         raise InvalidParameterException(
-            "portside supports Service Connect TLS in the awsvpc network mode only: in bridge "
-            "mode the tasks of one instance would share the proxy's ingress port."
+            "portside supports Service Connect TLS in the awsvpc network mode only (in bridge "
+            "mode each task's proxy takes traffic on an ephemeral host port)."
         )
     return tls
 
 
 def _ingress_port(ports: Mapping[str, tuple[str, Any]], used: set[int]) -> int:
-    """Where an awsvpc service's proxies listen when no ``ingressPortOverride`` says.
+    """Where a service's proxies listen when no ``ingressPortOverride`` says (bridge: the
+    ``containerPort`` of the binding its agents report; the host port is theirs).
 
     ECS defaults to the container port, which its proxy takes over from the
     application; portside's proxy cannot share that port with the application, so
@@ -246,17 +312,26 @@ def ensure_discovery_services(
 
 
 def registries(cfg: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Service Connect's client-server ports as registry entries for the registration controller."""
+    """Service Connect's client-server ports as registry entries for the registration controller.
+
+    Callers reach the application through its task's proxy (inbound listener): awsvpc
+    registers the ingress port itself; bridge the host port the agent reported for it,
+    as the binding of ``container_name`` whose ``containerPort`` is the ingress port
+    (``ingress_reported``: no port reported, no registration). A configuration stored
+    before ingress ports existed registers the application's own port."""
     if not cfg or not cfg.get("enabled"):
         return []
-    return [
-        {"registry_arn": s["discovery_arn"], "container_name": s["container_name"],
-         "container_port": s["container_port"],
-         # awsvpc: callers reach the application through its task's proxy (inbound listener)
-         **({"port": s["ingress_port"]} if s.get("ingress_port") else {})}
-        for s in cfg.get("services") or ()
-        if s.get("discovery_arn")
-    ]
+    return [_registry(s) for s in cfg.get("services") or () if s.get("discovery_arn")]
+
+
+def _registry(s: Mapping[str, Any]) -> dict[str, Any]:
+    out = {"registry_arn": s["discovery_arn"], "container_name": s["container_name"],
+           "container_port": s["container_port"]}
+    if s.get("ingress_port") and s.get("network_mode") == "bridge":
+        out.update(container_port=s["ingress_port"], ingress_reported=True)
+    elif s.get("ingress_port"):
+        out["port"] = s["ingress_port"]
+    return out
 
 
 def list_services_by_namespace(

@@ -19,7 +19,12 @@ from portside.domain.ecs.model import Failure
 from portside.domain.ecs.service import (
     Service,
 )
-from portside.domain.ecs.service_connect import check_service_connect, ensure_discovery_services
+from portside.domain.ecs.service_connect import (
+    IDLE_DEFAULT,
+    PER_REQUEST_DEFAULT,
+    check_service_connect,
+    ensure_discovery_services,
+)
 from portside.domain.ecs.service_deployments import primary_deployment, start_deployment
 from portside.domain.ecs.service_registries import check_service_registries
 from portside.domain.ecs.tags import parse_tags
@@ -278,6 +283,16 @@ def update_service(
             ),
         )
         new_deployment = True
+    elif td_arn != svc.task_definition and _connect_enabled(svc.service_connect_configuration):
+        # the stored configuration names ports of the old definition: check it (and derive
+        # its container, ports and timeouts) again against the new one
+        changes["service_connect_configuration"] = ensure_discovery_services(
+            store, scope, now,
+            check_service_connect(
+                store, scope, c, td, updated_launch_type(svc, changes),
+                _as_requested(svc.service_connect_configuration), svc.service_arn,
+            ),
+        )
     if platform_version is not None and platform_version != svc.platform_version:
         new_deployment = True
     updated = dataclasses.replace(svc, **changes)
@@ -303,6 +318,33 @@ def visible(svc: Service) -> Service:
     return dataclasses.replace(
         svc, deployments=tuple(d for d in svc.deployments if d.status != "INACTIVE")
     )
+
+
+def _connect_enabled(cfg: Any) -> bool:
+    return isinstance(cfg, Mapping) and bool(cfg.get("enabled"))
+
+
+_DERIVED = ("discovery_arn", "container_name", "container_port", "app_protocol",
+            "ingress_port", "network_mode")
+
+
+def _as_requested(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored Service Connect configuration as its owner gave it (in its namespace).
+
+    One stored before portside kept the request loses what it derived from the
+    task definition, and the timeouts equal to its port's defaults."""
+    if cfg.get("request"):
+        return dict(cfg["request"])
+    services = []
+    for s in cfg.get("services") or ():
+        given = {k: v for k, v in s.items() if k not in _DERIVED}
+        protocol = s.get("app_protocol") or "tcp"
+        defaults = {"idle_timeout_seconds": IDLE_DEFAULT.get(protocol),
+                    "per_request_timeout_seconds": PER_REQUEST_DEFAULT}
+        given["timeout"] = {k: v for k, v in (s.get("timeout") or {}).items()
+                            if v != defaults.get(k)}
+        services.append(given)
+    return {**cfg, "services": services}
 
 
 def updated_launch_type(svc: Service, changes: Mapping[str, Any]) -> str | None:
