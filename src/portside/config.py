@@ -33,6 +33,7 @@ class Settings:
     max_body_bytes: int = 1 << 20
     dns_host: str = DEFAULT_HOST
     dns_port: int | None = DEFAULT_DNS_PORT  # None: no DNS server; 0: any free port
+    dns_upstreams: tuple[str, ...] = ()  # HOST[:PORT] resolvers for names outside the zones
     agent_heartbeat_timeout: float = field(  # s without a heartbeat: agentConnected false
         default_factory=lambda: float(os.environ.get("PORTSIDE_AGENT_HEARTBEAT_TIMEOUT", "30")))
     agent_credential_ttl: float = field(  # s a per-instance agent key pair stays valid
@@ -70,6 +71,18 @@ class Settings:
         if not (self.account_id.isdigit() and len(self.account_id) == 12):
             raise ConfigError(f"--account-id must be 12 digits, got {self.account_id!r}")
         self.accepted_keys()
+        for upstream in self.dns_upstreams:
+            check_upstream(upstream)
+
+
+def check_upstream(text: str) -> None:
+    """Refuse a ``--dns-upstream`` that is not HOST, HOST:PORT or [V6]:PORT."""
+    from portside.dns.forward import Upstream
+
+    try:
+        Upstream.parse(text)
+    except ValueError as exc:
+        raise ConfigError(f"--dns-upstream {text!r}: {exc}") from None
 
 
 def is_loopback(host: str) -> bool:

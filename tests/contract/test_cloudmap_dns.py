@@ -64,3 +64,50 @@ def test_registered_instances_answer_a_and_srv(server: Server) -> None:
 
     assert _query(server, f"nope.{zone}", "A").rcode() == dns.rcode.NXDOMAIN
     assert _query(server, "example.com", "A").rcode() == dns.rcode.REFUSED
+
+
+def test_every_change_is_served_from_the_next_query(server: Server) -> None:
+    """Register, flip health, deregister, and query at once, many times over.
+
+    The DNS view must be current when the API call returns: one stale answer
+    in these hundreds of round trips is a race. Another service of 300
+    instances in the zone makes every rebuild of the view bigger, as the audit
+    that found the race did.
+    """
+    sd = server.client("servicediscovery")
+    zone = f"{unique('z')}.local"
+    op = sd.create_private_dns_namespace(Name=zone, Vpc="vpc-1")["OperationId"]
+    ns_id = _wait_operation(sd, op)["Targets"]["NAMESPACE"]
+    records = {"DnsRecords": [{"Type": "A", "TTL": 5}]}
+    svc = sd.create_service(Name="api", NamespaceId=ns_id, DnsConfig=records,
+                            HealthCheckCustomConfig={})["Service"]
+    bulk = sd.create_service(Name="bulk", NamespaceId=ns_id, DnsConfig=records)["Service"]
+    for i in range(300):
+        sd.register_instance(ServiceId=bulk["Id"], InstanceId=f"b{i}",
+                             Attributes={"AWS_INSTANCE_IPV4": f"10.9.{i // 256}.{i % 256}"})
+    sd.register_instance(ServiceId=svc["Id"], InstanceId="steady",
+                         Attributes={"AWS_INSTANCE_IPV4": "10.0.0.9"})
+
+    port = server.dns_port  # once: asking the API for it would give the server time to catch up
+    query = dns.message.make_query(f"api.{zone}", "A")
+
+    def addresses() -> list[str]:
+        a = dns.query.udp(query, "127.0.0.1", port=port, timeout=3)
+        assert a.rcode() == dns.rcode.NOERROR
+        return sorted(r.address for rrset in a.answer for r in rrset)
+
+    wrong: list[tuple[int, str, list[str]]] = []
+    for i in range(150):
+        sd.register_instance(ServiceId=svc["Id"], InstanceId="x",
+                             Attributes={"AWS_INSTANCE_IPV4": "10.0.0.1"})
+        if (got := addresses()) != ["10.0.0.1", "10.0.0.9"]:
+            wrong.append((i, "registered", got))
+        sd.update_instance_custom_health_status(ServiceId=svc["Id"], InstanceId="x",
+                                                Status="UNHEALTHY")
+        if (got := addresses()) != ["10.0.0.9"]:
+            wrong.append((i, "unhealthy", got))
+        sd.deregister_instance(ServiceId=svc["Id"], InstanceId="x")
+        if (got := addresses()) != ["10.0.0.9"]:
+            wrong.append((i, "deregistered", got))
+    assert wrong == []
+    assert len(_query(server, f"bulk.{zone}", "A").answer[0]) == 8  # MULTIVALUE: up to 8

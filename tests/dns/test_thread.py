@@ -16,7 +16,7 @@ from tests.dns.conftest import HOST, instances, service, values
 
 
 def _ask(port: int, name: str) -> list[str]:
-    reply = dns.query.udp(dns.message.make_query(name, "A"), HOST, port=port, timeout=3)
+    reply = dns.query.udp(dns.message.make_query(name, "A"), HOST, port=port, timeout=10)
     return values(reply)
 
 

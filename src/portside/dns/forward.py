@@ -27,14 +27,25 @@ class Upstream:
 
     @classmethod
     def parse(cls, text: str) -> Upstream:
-        """``HOST``, ``HOST:PORT`` or ``[V6]:PORT``."""
+        """``HOST``, ``HOST:PORT`` or ``[V6]:PORT``; ValueError for anything else."""
         if text.startswith("["):
             host, _, rest = text[1:].partition("]")
-            return cls(host, int(rest.lstrip(":") or 53))
-        if text.count(":") == 1:
+            upstream = cls(host, _port(rest.removeprefix(":")) if rest else 53)
+        elif text.count(":") == 1:
             host, port = text.split(":")
-            return cls(host, int(port))
-        return cls(text)
+            upstream = cls(host, _port(port))
+        else:
+            upstream = cls(text)
+        if not upstream.host:
+            raise ValueError("no host")
+        return upstream
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range")
+    return port
 
 
 async def forward(

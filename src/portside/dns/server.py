@@ -32,7 +32,7 @@ from portside.config import DEFAULT_DNS_PORT, DEFAULT_HOST
 from portside.dns import wire
 from portside.dns.answer import choose, resolve
 from portside.dns.forward import Upstream, forward
-from portside.dns.index import Index, RrSet, compile_zones
+from portside.dns.index import Compiler, Index, RrSet
 from portside.dns.zone import Registry, Zones
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class DnsServer:
         self.registry = registry
         self.settings = settings or DnsSettings()
         self._rng = random.Random(self.settings.seed)
+        self._compiler = Compiler()
         self._index = self._compile(registry.current())
         self._flags = wire.AA | (wire.RA if self.settings.upstreams else 0)
         self._udp: asyncio.DatagramTransport | None = None
@@ -123,7 +124,7 @@ class DnsServer:
         )
 
     def _compile(self, zones: Zones) -> Index:
-        index = compile_zones(zones)
+        index = self._compiler.compile(zones)
         for problem in index.problems:
             log.warning("DNS: %s", problem)
         return index

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from portside.api.app import App
+from portside.dns.forward import Upstream
 from portside.dns.server import DnsSettings
 from portside.dns.thread import DnsThread
 from portside.runtime.dns_registry import CloudMapRegistry
@@ -34,8 +35,10 @@ async def start_dns(app: App) -> DnsComponent | None:
     port = app.settings.dns_port
     if port is None:
         return None
-    registry = CloudMapRegistry(app.store, asyncio.get_running_loop())
-    thread = DnsThread(registry, DnsSettings(host=app.settings.dns_host, port=port))
+    registry = CloudMapRegistry(app.store)
+    upstreams = tuple(Upstream.parse(u) for u in app.settings.dns_upstreams)
+    settings = DnsSettings(host=app.settings.dns_host, port=port, upstreams=upstreams)
+    thread = DnsThread(registry, settings)
     try:
         await asyncio.to_thread(thread.start)
     except BaseException:

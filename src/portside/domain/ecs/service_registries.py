@@ -14,7 +14,8 @@ from portside.store.store import Store
 def check_service_registries(
     store: Store, td: Any, launch_type: str | None, registries: Sequence[Mapping[str, Any]] | None
 ) -> tuple[dict[str, Any], ...]:
-    """Validated copies: one registry, an existing Cloud Map service, SRV for bridge/host."""
+    """Validated copies: one registry, an existing Cloud Map service, SRV for bridge/host,
+    A or SRV records (never CNAME) for awsvpc."""
     regs = [dict(r) for r in registries or ()]
     if not regs:
         return ()
@@ -32,6 +33,7 @@ def check_service_registries(
     if sd is None:
         raise InvalidParameterException(f"The service registry {arn} does not exist.")
     types = {r.type for r in sd.dns_config.dns_records} if sd.dns_config else set()
+    _check_record_types(arn, types)
     mode = network(td.network_mode)
     name, port = reg.get("container_name"), reg.get("container_port")
     if (name is None) != (port is None):
@@ -66,3 +68,23 @@ def check_service_registries(
             "containerPort."
         )
     return (reg,)
+
+
+def _check_record_types(arn: str, types: set[str]) -> None:
+    """ECS registers task addresses and ports: A and SRV records, AAAA beside them.
+
+    ECS's guide: with awsvpc "you can create any combination of A or SRV
+    records", with bridge or host only SRV. A CNAME record names another host,
+    which ECS never registers; an AAAA-only registry would have no record for
+    any task, since portside gives tasks no IPv6 address.
+    """
+    if "CNAME" in types:
+        raise InvalidParameterException(
+            f"The service registry {arn} uses CNAME records; ECS registers task addresses, "
+            "so use A or SRV records."
+        )
+    if types and not types & {"A", "SRV"}:
+        raise InvalidParameterException(
+            f"The service registry {arn} has only AAAA records, and tasks have no IPv6 "
+            "address; add an A or SRV record."
+        )

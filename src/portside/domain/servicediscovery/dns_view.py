@@ -14,6 +14,8 @@ rule: UNKNOWN means the service has no health check and counts as healthy.
 
 The view is plain data (no dnslib); it is consistent with one store revision
 (``store.revision``), so a caller can cache it until the revision moves.
+``dns_namespace`` and ``dns_service`` build one piece of it, for a caller that
+keeps the view current by rebuilding only what a commit touched.
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ class DnsNamespace:
     services: tuple[DnsService, ...]
 
 
-def _service(store: Store, svc: Service) -> DnsService | None:
+def dns_service(store: Store, svc: Service) -> DnsService | None:
+    """The DNS view of one service, None when it has no DnsConfig (no records)."""
     if svc.dns_config is None:
         return None
     instances = tuple(
@@ -105,27 +108,33 @@ def _service(store: Store, svc: Service) -> DnsService | None:
     )
 
 
+def dns_namespace(ns: Namespace, services: tuple[DnsService, ...] = ()) -> DnsNamespace:
+    """The DNS view of one namespace (which must be a DNS one) with ``services``."""
+    return DnsNamespace(
+        id=ns.id,
+        name=ns.name,
+        zone=ns.name.rstrip(".").lower(),
+        private=ns.type == DNS_PRIVATE,
+        account=ns.account,
+        region=ns.region,
+        hosted_zone_id=ns.hosted_zone_id,
+        soa_ttl=ns.soa_ttl,
+        services=services,
+    )
+
+
+def dns_services(store: Store, ns: Namespace) -> tuple[DnsService, ...]:
+    """The services of ``ns`` that have DNS records, in creation order."""
+    return tuple(
+        s
+        for s in (dns_service(store, svc) for svc in store.children(Service.KIND, ns.id).values())
+        if s is not None
+    )
+
+
 def dns_view(store: Store) -> tuple[DnsNamespace, ...]:
-    out: list[DnsNamespace] = []
-    for ns in store.all(Namespace.KIND).values():
-        if not ns.is_dns:
-            continue
-        services = tuple(
-            s
-            for s in (_service(store, svc) for svc in store.children(Service.KIND, ns.id).values())
-            if s is not None
-        )
-        out.append(
-            DnsNamespace(
-                id=ns.id,
-                name=ns.name,
-                zone=ns.name.rstrip(".").lower(),
-                private=ns.type == DNS_PRIVATE,
-                account=ns.account,
-                region=ns.region,
-                hosted_zone_id=ns.hosted_zone_id,
-                soa_ttl=ns.soa_ttl,
-                services=services,
-            )
-        )
-    return tuple(out)
+    return tuple(
+        dns_namespace(ns, dns_services(store, ns))
+        for ns in store.all(Namespace.KIND).values()
+        if ns.is_dns
+    )

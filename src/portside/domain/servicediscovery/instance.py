@@ -30,3 +30,8 @@ class Instance:
 
 def instance_key(service_id: str, instance_id: str) -> str:
     return f"{service_id}/{instance_id}"
+
+
+def service_of_key(key: str) -> str:
+    """The service id in an instance's store key (what a Delete of it names)."""
+    return key.partition("/")[0]

@@ -6,9 +6,14 @@ answers and records the operation as SUCCESS in the same commit. A retry with
 the same CreatorRequestId / UpdaterRequestId gets the same operation back.
 
 Names: HTTP names must be unique in the account and Region (DiscoverInstances
-finds a namespace by it), and so must DNS zone names, compared without case:
+finds a namespace by it); a clash is NamespaceAlreadyExists. DNS zone names,
+compared without case, must be unique across every account and Region:
 portside serves every DNS namespace from one DNS server, so two zones with the
-same name (which Route 53 allows in different VPCs) would be ambiguous.
+same name (which Route 53 allows in different VPCs) would be ambiguous. A zone
+name another account or Region already serves fails the way Cloud Map reports
+a hosted zone Route 53 refuses: the call returns an operation, and that
+operation is FAIL with ErrorCode CANNOT_CREATE_HOSTED_ZONE and Route 53's
+ConflictingDomainExists in its ErrorMessage.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from portside.domain.servicediscovery.tagging import parse_tags
 from portside.store.store import Delete, Store
 
 NAMESPACES_PER_REGION = 50
+CANNOT_CREATE_HOSTED_ZONE = "CANNOT_CREATE_HOSTED_ZONE"
 DEFAULT_SOA_TTL = 15  # seconds of negative caching when Properties gives none
 
 _HTTP_NAME = re.compile(r"^(?!arn:)[!-~]{1,1024}$")
@@ -53,6 +59,23 @@ def _conflict(new: Namespace, old: Namespace) -> bool:
     if new.http_name == old.http_name:
         return True
     return new.is_dns and old.is_dns and _dns_key(new.name) == _dns_key(old.name)
+
+
+def _served_elsewhere(store: Store, scope: Scope, new: Namespace) -> Namespace | None:
+    """A DNS namespace of another account or Region with ``new``'s zone name, if any."""
+    if not new.is_dns:
+        return None
+    key = _dns_key(new.name)
+    return next(
+        (
+            old
+            for old in store.all(Namespace.KIND).values()
+            if old.is_dns
+            and (old.account, old.region) != (scope.account, scope.region)
+            and _dns_key(old.name) == key
+        ),
+        None,
+    )
 
 
 def _soa_ttl(properties: Mapping[str, Any] | None) -> int:
@@ -106,6 +129,23 @@ def _create(
                 namespace_id=old.id,
                 creator_request_id=old.creator_request_id,
             )
+    elsewhere = _served_elsewhere(store, scope, ns)
+    if elsewhere is not None:
+        failure = operations.failed(
+            scope,
+            now,
+            operation.CREATE_NAMESPACE,
+            error_code=CANNOT_CREATE_HOSTED_ZONE,
+            error_message=(
+                f"ConflictingDomainExists: the DNS name {name!r} is already served by "
+                f"namespace {elsewhere.id} (account {elsewhere.account}, Region "
+                f"{elsewhere.region}); portside serves one zone per name."
+            ),
+            request_token=creator_request_id,
+            fingerprint=fingerprint,
+        )
+        store.commit([failure])
+        return failure.id
     if len(existing) >= NAMESPACES_PER_REGION:
         raise ResourceLimitExceeded(
             f"An account can have at most {NAMESPACES_PER_REGION} namespaces per Region."

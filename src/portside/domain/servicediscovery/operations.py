@@ -14,7 +14,7 @@ from portside.domain.servicediscovery.errors import (
     OperationNotFound,
 )
 from portside.domain.servicediscovery.listing import Filter, ListPage, check_filter, page
-from portside.domain.servicediscovery.operation import SUCCESS, Operation, token_index
+from portside.domain.servicediscovery.operation import FAIL, SUCCESS, Operation, token_index
 from portside.store.store import Store
 
 
@@ -39,6 +39,36 @@ def succeeded(
         updated_at=now,
         targets=dict(targets),
         namespace_id=namespace_id,
+        request_token=request_token,
+        fingerprint=fingerprint,
+    )
+
+
+def failed(
+    scope: Scope,
+    now: datetime,
+    op_type: str,
+    *,
+    error_code: str,
+    error_message: str,
+    request_token: str | None = None,
+    fingerprint: str = "",
+) -> Operation:
+    """The record of an operation portside accepted but could not carry out.
+
+    Cloud Map reports such failures through GetOperation (Status FAIL with an
+    ErrorCode such as CANNOT_CREATE_HOSTED_ZONE), not as an error of the call.
+    """
+    return Operation(
+        id=ids.operation_id(),
+        account=scope.account,
+        region=scope.region,
+        type=op_type,
+        status=FAIL,
+        created_at=now,
+        updated_at=now,
+        error_code=error_code,
+        error_message=error_message,
         request_token=request_token,
         fingerprint=fingerprint,
     )

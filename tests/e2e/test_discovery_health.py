@@ -1,0 +1,77 @@
+"""ECS container health, seen through the Cloud Map API: UNHEALTHY until the check passes.
+
+A real task on the process driver whose health check passes only once a flag
+file exists: registered in Cloud Map as soon as it runs, its instance stays
+UNHEALTHY in GetInstancesHealthStatus (and DiscoverInstances HEALTHY finds
+nothing) for as long as the flag is missing, and turns HEALTHY once the agent
+has seen the check pass (controllers/registrations.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import Server, stop_everything, unique, until
+
+pytestmark = pytest.mark.slow
+
+
+def _health(sd: Any, service_id: str) -> dict[str, str]:
+    return dict(sd.get_instances_health_status(ServiceId=service_id)["Status"])
+
+
+def test_ecs_health_drives_get_instances_health_status(tmp_path: Path) -> None:
+    srv = Server(data_dir=tmp_path, default_args=[
+        "--instances", "1", "--cpu", "1024", "--memory", "1024", "--driver", "process"]).start()
+    try:
+        ecs, sd = srv.client(), srv.client("servicediscovery")
+        zone = f"{unique('z')}.local"
+        op = sd.create_private_dns_namespace(Name=zone, Vpc="vpc-1")["OperationId"]
+        ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
+        reg = sd.create_service(Name="web", NamespaceId=ns_id, HealthCheckCustomConfig={},
+                                DnsConfig={"DnsRecords": [{"Type": "SRV", "TTL": 5}]})["Service"]
+        flag = tmp_path / "healthy"
+        family = unique("web")
+        ecs.register_task_definition(family=family, containerDefinitions=[{
+            "name": "web", "image": "python", "essential": True, "memory": 64,
+            "entryPoint": [sys.executable, "-c"], "command": ["import time; time.sleep(600)"],
+            "portMappings": [{"containerPort": 8000, "hostPort": 0}],
+            "healthCheck": {"command": ["CMD-SHELL", f"test -e {flag}"],
+                            "interval": 5, "timeout": 2, "retries": 1, "startPeriod": 0},
+        }])
+        until(lambda: ecs.list_container_instances(cluster="default")["containerInstanceArns"],
+              timeout=60)
+        ecs.create_service(
+            cluster="default", serviceName="web", taskDefinition=family, desiredCount=1,
+            serviceRegistries=[{"registryArn": reg["Arn"], "containerName": "web",
+                                "containerPort": 8000}],
+        )
+        (task_arn,) = until(lambda: ecs.list_tasks(cluster="default", serviceName="web")[
+            "taskArns"], timeout=60)
+        task_id = task_arn.rsplit("/", 1)[-1]
+
+        # Registered once RUNNING, and UNHEALTHY: the check cannot pass without the flag.
+        status = until(lambda: _health(sd, reg["Id"]), timeout=90)
+        assert status == {task_id: "UNHEALTHY"}
+        (task,) = ecs.describe_tasks(cluster="default", tasks=[task_arn])["tasks"]
+        assert task["lastStatus"] == "RUNNING" and task["healthStatus"] != "HEALTHY"
+        healthy = sd.discover_instances(NamespaceName=zone, ServiceName="web",
+                                        HealthStatus="HEALTHY")["Instances"]
+        assert healthy == []
+
+        flag.touch()
+        until(lambda: _health(sd, reg["Id"]) == {task_id: "HEALTHY"}, timeout=90)
+        found = sd.discover_instances(NamespaceName=zone, ServiceName="web",
+                                      HealthStatus="HEALTHY")["Instances"]
+        assert [i["InstanceId"] for i in found] == [task_id]
+        (task,) = ecs.describe_tasks(cluster="default", tasks=[task_arn])["tasks"]
+        assert task["healthStatus"] == "HEALTHY"
+    finally:
+        try:
+            stop_everything(srv.client())
+        finally:
+            srv.stop()
