@@ -107,8 +107,11 @@ def test_mixed_instances_policy(asg: Any, template: dict[str, Any]) -> None:
     assert "LaunchTemplate" not in g
     overrides = g["MixedInstancesPolicy"]["LaunchTemplate"]["Overrides"]
     assert [o["InstanceType"] for o in overrides] == ["c5.large", "m5.xlarge"]
+    # the given member, and Auto Scaling's defaults for the rest (test_autoscaling_distribution)
     assert g["MixedInstancesPolicy"]["InstancesDistribution"] == {
-        "OnDemandPercentageAboveBaseCapacity": 50}  # fmt: skip
+        "OnDemandAllocationStrategy": "prioritized", "OnDemandBaseCapacity": 0,
+        "OnDemandPercentageAboveBaseCapacity": 50, "SpotAllocationStrategy": "lowest-price",
+        "SpotInstancePools": 2}  # fmt: skip
 
 
 def test_create_errors(asg: Any, template: dict[str, Any]) -> None:

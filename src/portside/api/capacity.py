@@ -7,7 +7,9 @@
 and ``…_tasks_waiting``; per Auto Scaling group (label ``group``):
 ``portside_autoscaling_group_desired_capacity``, ``…_min_size``, ``…_max_size``
 and ``portside_autoscaling_group_instances`` by ``availability_zone`` and
-``lifecycle_state``; and the Service Connect traffic of every cluster
+``lifecycle_state``; the counter ``portside_capacity_provider_scaling_actions_total``
+(labels ``capacity_provider``, ``action``) of managed scaling's committed
+decisions; and the Service Connect traffic of every cluster
 (api/service_connect_metrics.py). Like most exporters it is not signed (a scraper cannot
 sign); it names resources but holds no secret.
 
@@ -26,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from portside.api.app import App
@@ -43,9 +45,15 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_ACTIVITIES = 20
 
 
-def _last(app: App) -> dict[str, CapacityDecision]:
+def last_decisions(app: App) -> dict[str, CapacityDecision]:
+    """Provider ARN -> managed scaling's last decision (waiting and unfit work), if it runs."""
     scaling = app.extras.get("capacity")
     return dict(getattr(scaling, "last", {}) or {})
+
+
+def _actions(app: App) -> dict[tuple[str, str], int]:
+    scaling = app.extras.get("capacity")
+    return dict(getattr(scaling, "actions", {}) or {})
 
 
 def _capacity(app: App, scope: Scope, params: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -56,7 +64,7 @@ def _capacity(app: App, scope: Scope, params: dict[str, Any], now: datetime) -> 
     if cluster is not None and not isinstance(cluster, str):
         raise SerializationException("cluster must be a string.")
     found = capacity_status(app.store, scope, cluster)
-    last = _last(app)
+    last = last_decisions(app)
     return {"providers": [
         provider_json(s, last.get(s.provider.capacity_provider_arn), limit) for s in found
     ]}  # fmt: skip
@@ -105,10 +113,11 @@ def provider_json(s: ProviderStatus, last: CapacityDecision | None, limit: int) 
 
 
 class _Capacity(Collector):
-    def __init__(self, found: list[ProviderStatus], last: dict[str, CapacityDecision]):
-        self.found, self.last = found, last
+    def __init__(self, found: list[ProviderStatus], last: dict[str, CapacityDecision],
+                 actions: dict[tuple[str, str], int] | None = None):  # fmt: skip
+        self.found, self.last, self.actions = found, last, actions or {}
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         labels = ["capacity_provider", "cluster"]
 
         def gauge(name: str, doc: str) -> GaugeMetricFamily:
@@ -154,6 +163,14 @@ class _Capacity(Collector):
                     instances.add_metric([name, zone, state], n)
         yield from (reservation, target, needed, running, warming, waiting,
                     desired, min_size, max_size, instances)  # fmt: skip
+        actions = CounterMetricFamily(
+            "portside_capacity_provider_scaling_actions",
+            "Managed scaling's decisions committed since the server started, by action "
+            "(scale-out, scale-in, cancel-scale-in, terminate).",
+            labels=["capacity_provider", "action"])  # fmt: skip
+        for (provider, action), n in sorted(self.actions.items()):
+            actions.add_metric([provider, action], n)
+        yield actions
 
 
 async def handle_metrics(request: web.Request) -> web.Response:
@@ -162,6 +179,7 @@ async def handle_metrics(request: web.Request) -> web.Response:
 
     app = request.app[APP_KEY]
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Capacity(capacity_status(app.store, None), _last(app)))
+    registry.register(_Capacity(capacity_status(app.store, None), last_decisions(app),
+                                _actions(app)))  # fmt: skip
     registry.register(ServiceConnectCollector(app.store, sessions_of(app).proxy_stats))
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})

@@ -7,7 +7,10 @@ required members, unknown members, enums, length and range), it renames
 structure members, and it decodes timestamps. Responses walk the output shape
 the other way: a member is read from a mapping key or an attribute with the
 snake_case name, so domain dataclasses serialize directly and fields the model
-does not know stay private.
+does not know stay private. A mapping may carry :data:`EXTRA_MEMBERS`, wire-named
+members added after the model's (portside's own extensions, such as
+``portsideScaling`` on a capacity provider): SDKs parse by the model and drop
+them; raw HTTP clients see them.
 
 Per-structure member tables are computed once per shape and cached.
 """
@@ -28,6 +31,8 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 from portside.aws.errors import SerializationException, ValidationError
 
 TimestampEncoder = Callable[[datetime], Any]
+EXTRA_MEMBERS = "_extra_members"
+"""A mapping key for wire-named members beyond the model's (no model member is named so)."""
 
 
 @cache
@@ -180,6 +185,8 @@ def encode_output(shape: Shape | None, value: Any, timestamps: TimestampEncoder)
             encoded = encode_output(sub, item, timestamps)
             if encoded is not None:
                 out[wire] = encoded
+        if isinstance(value, Mapping) and value.get(EXTRA_MEMBERS):
+            out.update(value[EXTRA_MEMBERS])
         return out
     if kind == "list":
         assert isinstance(shape, ListShape)

@@ -357,9 +357,9 @@ def _scale_out(p: _Pass, live: Sequence[GroupInstance], m: int, n: int, value: f
         return group
     step = want - total
     why = (f"{METRIC} {value:.1f} % is above the target {ms.target_capacity} %: "
-           f"M = {m} instances needed, N = {n} running")  # fmt: skip
+           f"M = {_count(m, 'instance')} needed, N = {n} running")  # fmt: skip
     if waiting:
-        why += f", {waiting} tasks waiting"
+        why += f", {_count(waiting, 'task')} waiting"
     reclaimed = 0
     for i in p.all:
         if reclaimed >= step:
@@ -369,15 +369,17 @@ def _scale_out(p: _Pass, live: Sequence[GroupInstance], m: int, n: int, value: f
             p.set_container(i, "ACTIVE")
             reclaimed += 1
     if reclaimed:
+        kept = "is" if reclaimed == 1 else "are"
         p.record("cancel-scale-in", total, total + reclaimed, value,
-                 f"{why}; {reclaimed} instances being drained for scale-in are kept instead.")
+                 f"{why}; {_count(reclaimed, 'instance')} being drained for scale-in {kept} "
+                 "kept instead.")  # fmt: skip
     step -= reclaimed
     if step <= 0:
         return dataclasses.replace(group, desired_capacity=total + reclaimed)
     if group.mixed:
         step, how = ms.minimum_scaling_step_size, (
-            f"the group has {len(group.instance_types)} instance types and "
-            f"{len(group.availability_zones)} Availability Zones, so ECS steps by exactly "
+            f"the group has {_count(len(group.instance_types), 'instance type')} and "
+            f"{_count(len(group.availability_zones), 'Availability Zone')}, so ECS steps by exactly "
             f"minimumScalingStepSize ({ms.minimum_scaling_step_size})"
         )
     else:
@@ -420,7 +422,8 @@ def _scale_in(p: _Pass, live: Sequence[GroupInstance], m: int, n: int,
     ids = ", ".join(v.instance_id for v in victims)
     p.record("scale-in", total, after, value, (
         f"{METRIC} {value:.1f} % has been below the target {ms.target_capacity} % for "
-        f"{_span(waited)}: M = {m} instances needed, N = {n} running; target tracking wants {want}. "
+        f"{_span(waited)}: M = {_count(m, 'instance')} needed, N = {n} running; "
+        f"target tracking wants {want}. "
         f"Removing {ids}" + (" after draining" if p.drain else "") + "."
     ))  # fmt: skip
     return dataclasses.replace(group, desired_capacity=after), True
@@ -430,4 +433,9 @@ def _span(d: timedelta) -> str:
     """``15 minutes``, ``90 seconds``: how long the metric stayed below target."""
     s = int(d.total_seconds())
     n, unit = (s // 60, "minute") if s and s % 60 == 0 else (s, "second")
-    return f"{n} {unit}" + ("" if n == 1 else "s")
+    return _count(n, unit)
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 instance``, ``2 instances``: a reason a person reads says it as they would."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")

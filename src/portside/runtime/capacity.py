@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,6 +62,9 @@ class Scaling:
         self.scale_in_after = scale_in_after
         self.last: dict[str, CapacityDecision] = {}
         """Provider ARN -> its last decision (waiting and unfit work, for the views)."""
+        self.actions: Counter[tuple[str, str]] = Counter()
+        """(provider name, action) -> scaling actions committed since the server started
+        (``portside_capacity_provider_scaling_actions_total``)."""
 
     def decide(self, now: datetime) -> int:
         """One pass; returns how many changes it committed."""
@@ -76,6 +80,9 @@ class Scaling:
         if not changes:
             return 0
         self.store.commit(changes, expected_revision=revision)
+        for d in decisions:  # counted once committed: a conflict decides again
+            name = d.capacity_provider_arn.rsplit("/", 1)[-1]
+            self.actions.update((name, a.action) for a in d.activities)
         return len(changes)
 
 

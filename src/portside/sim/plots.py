@@ -2,7 +2,7 @@
 
 Four figures, one question each:
 
-- ``instances.png``: live instances per group (stacked per Availability Zone);
+- ``instances.png``: running instances per group (stacked per Availability Zone);
 - ``reservation.png``: CapacityProviderReservation per provider, with its target;
 - ``tasks.png``: tasks desired, running, pending and waiting;
 - ``cost.png``: the hourly rate of the fleet and the cost so far.

@@ -36,7 +36,7 @@ from portside.aws.errors import AwsError
 from portside.controllers import capacity
 from portside.controllers import service_events as ev
 from portside.controllers.capacity import CapacityDecision
-from portside.controllers.capacity_model import GroupInstance, InstanceGroup
+from portside.controllers.capacity_model import TERMINATED, GroupInstance, InstanceGroup
 from portside.controllers.capacity_work import Workload
 from portside.controllers.services import decide as decide_service
 from portside.controllers.task_state import PENDING_STATES, Policy
@@ -263,8 +263,10 @@ class Runner:
         for group in self.state.all(InstanceGroup.KIND).values():
             name = group.auto_scaling_group_name
             zones = dict.fromkeys(self.timeline.groups.get(name, ()), 0)
+            # Every instance that runs and is billed: launching, in service, and draining
+            # for a scale-in (Terminating:Wait) until it is let go, as the cost counts them.
             for i in self.state.children(GroupInstance.KIND, group.auto_scaling_group_arn).values():
-                if i.live:
+                if i.lifecycle_state != TERMINATED:
                     zones[i.availability_zone] = zones.get(i.availability_zone, 0) + 1
             row[f"instances:{name}"] = sum(zones.values())
             for z, n in zones.items():

@@ -1,10 +1,11 @@
 """What a simulation records: a row per tick, every scaling action, every notable event.
 
-A row holds, at the end of a tick: the live instances per group and per
-Availability Zone, each provider's CapacityProviderReservation with M, N, the
-warming instances and the waiting tasks, the tasks running, pending (placed,
-not yet RUNNING) and waiting (unplaced), the desired total, the fleet's
-hourly cost rate and the cost so far. Column names are stable strings
+A row holds, at the end of a tick: the running instances per group and per
+Availability Zone (launching, in service or draining: every instance billed),
+each provider's CapacityProviderReservation with M, N, the warming instances
+and the waiting tasks, the tasks running, pending (placed, not yet RUNNING)
+and waiting (unplaced), the desired total, the fleet's hourly cost rate and
+the cost so far. Column names are stable strings
 (``instances:GROUP``, ``instances:GROUP:ZONE``, ``reservation:PROVIDER``, …) so
 the JSON, the CSV and the plots read the same table.
 """

@@ -202,6 +202,28 @@ def delete_auto_scaling_group(
 
 # -- describe ------------------------------------------------------------------
 
+DISTRIBUTION_DEFAULTS: Mapping[str, Any] = {
+    "on_demand_allocation_strategy": "prioritized",
+    "on_demand_base_capacity": 0,
+    "on_demand_percentage_above_base_capacity": 100,
+    "spot_allocation_strategy": "lowest-price",
+}
+"""What Auto Scaling reports for an InstancesDistribution member the request left out
+(its API reference's defaults, for groups without InstanceRequirements overrides)."""
+SPOT_INSTANCE_POOLS = 2
+"""SpotInstancePools' default; it applies only to the ``lowest-price`` Spot strategy."""
+
+
+def policy_view(policy: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A MixedInstancesPolicy as DescribeAutoScalingGroups shows it: the InstancesDistribution
+    with every default filled in, so a script reads the settings in force, not the request."""
+    if not policy:
+        return None
+    dist = {**DISTRIBUTION_DEFAULTS, **(policy.get("instances_distribution") or {})}
+    if dist["spot_allocation_strategy"] == "lowest-price":
+        dist.setdefault("spot_instance_pools", SPOT_INSTANCE_POOLS)
+    return {**policy, "instances_distribution": dist}
+
 
 def instance_view(group: InstanceGroup, i: GroupInstance) -> dict[str, Any]:
     """An instance as Auto Scaling's Instance and AutoScalingInstanceDetails shapes show it."""
@@ -223,7 +245,7 @@ def group_view(store: Store, group: InstanceGroup) -> dict[str, Any]:
         "auto_scaling_group_name": group.auto_scaling_group_name,
         "auto_scaling_group_arn": group.auto_scaling_group_arn,
         "launch_template": group.launch_template,
-        "mixed_instances_policy": group.mixed_instances_policy,
+        "mixed_instances_policy": policy_view(group.mixed_instances_policy),
         "min_size": group.min_size,
         "max_size": group.max_size,
         "desired_capacity": group.desired_capacity,

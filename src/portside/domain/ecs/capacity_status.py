@@ -1,7 +1,8 @@
 """What managed scaling is doing, per capacity provider: a read model for the views.
 
 ``GET /metrics``, ``POST /_portside/capacity`` and ``portside capacity`` all show
-the same thing: for each Auto Scaling group capacity provider, the last
+the same thing (DescribeCapacityProviders a summary, :func:`scaling_states`):
+for each Auto Scaling group capacity provider, the last
 CapacityProviderReservation with its M (instances needed) and N (running past
 warm-up), the target, the group's desired/min/max capacity, its instances per
 Availability Zone and lifecycle state, and the recent scaling activities with
@@ -81,6 +82,20 @@ def capacity_status(
         out.append(ProviderStatus(
             p, owner, group, state if isinstance(state, ScalingState) else None, live, zones))  # fmt: skip
     return sorted(out, key=lambda s: s.provider.name)
+
+
+def scaling_states(
+    store: Store, providers: Iterable[CapacityProvider]
+) -> dict[str, ScalingState | None]:
+    """Managed scaling's memory (reservation, M, N, activities) of each ACTIVE Auto Scaling
+    group provider, by ARN (None before its first decision, or without managed scaling):
+    what DescribeCapacityProviders adds to them."""
+    out: dict[str, ScalingState | None] = {}
+    for p in providers:
+        if p.active and p.auto_scaling_group_provider is not None:
+            state = store.get(ScalingState.KIND, p.capacity_provider_arn)
+            out[p.capacity_provider_arn] = state if isinstance(state, ScalingState) else None
+    return out
 
 
 def _group(store: Store, ref: str) -> InstanceGroup | None:
