@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 import pytest
 
 from portside.agent.drivers.process import ProcessDriver
+from portside.agent.drivers.process_spawn import ProcessFile
 from tests.agent.rig import Rig, http_get, payload, stopped
+from tests.helpers import until
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +84,8 @@ def test_an_essential_exit_stops_the_task_and_a_non_essential_one_does_not(tmp_p
     async def main() -> None:
         async with rig(tmp_path) as r:
             p = payload([
-                {"name": "main", "command": ["sh", "-c", "sleep 1.5; exit 3"]},
+                # long enough for all three to start and `side` to exit first, even on a loaded machine
+                {"name": "main", "command": ["sh", "-c", "sleep 3; exit 3"]},
                 {"name": "side", "essential": False, "command": ["sh", "-c", "exit 0"]},
                 {"name": "tail", "essential": False, "command": ["sleep", "60"], "stopTimeout": 2},
             ])
@@ -158,21 +162,26 @@ def test_health_checks_report_healthy_then_unhealthy(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
-def test_stop_timeout_escalates_to_sigkill(tmp_path: Path) -> None:
+def test_stop_timeout_escalates_to_sigkill(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    mark = tmp_path / "signals"
+
     async def main() -> None:
         async with rig(tmp_path) as r:
             p = payload([{"name": "stubborn", "stopTimeout": 1,
-                          "command": ["sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"]}])
+                          "environment": [{"name": "MARK", "value": str(mark)}],
+                          "command": ["sh", "-c", "trap 'echo TERM >> \"$MARK\"' TERM; "
+                                                  "while true; do sleep 0.1; done"]}])
             await r.run(p)
             await r.status(p["taskArn"], "RUNNING")
-            started = asyncio.get_running_loop().time()
             await r.run(stopped(p))
             final = await r.status(p["taskArn"], "STOPPED")
-            took = asyncio.get_running_loop().time() - started
-            assert final["containers"][0]["exitCode"] == 137
-            assert 1.0 <= took < 5
+            assert final["containers"][0]["exitCode"] == 137  # 128 + SIGKILL
 
-    asyncio.run(main())
+    with caplog.at_level(logging.INFO, logger="portside.agent.process"):
+        asyncio.run(main())
+    assert "TERM" in mark.read_text()  # SIGTERM came first and was survived
+    # then SIGKILL, after the container's stopTimeout (1 s), not the 30 s default
+    assert "stubborn still runs 1 s after SIGTERM: sending SIGKILL" in caplog.messages
 
 
 def test_memory_is_enforced_as_an_address_space_limit(tmp_path: Path) -> None:
@@ -312,7 +321,8 @@ def test_an_exit_while_the_agent_was_away_is_reported_on_return(tmp_path: Path) 
             await r1.status(p["taskArn"], "RUNNING")
             await r1.crash()
         os.killpg(_pids(tmp_path)[p["taskArn"]], 15)
-        await asyncio.sleep(0.5)
+        task_dir = tmp_path / "agent" / "processes" / p["taskArn"].rsplit("/", 1)[-1]
+        until(ProcessFile(task_dir, "web").status)  # the shim recorded the exit: it happened while away
         async with rig(tmp_path) as r2:
             await r2.run(p)
             final = await r2.status(p["taskArn"], "STOPPED")

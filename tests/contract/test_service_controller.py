@@ -196,15 +196,34 @@ def test_failing_deployment_trips_the_circuit_breaker_and_rolls_back(api: Any) -
                 failed += 1
         time.sleep(0.05)
     assert failed == 3  # threshold: 0.5 x 3, at least 3
-    for t in tasks(api, cluster, "cb", "STOPPED"):  # replacements the rollback stopped
-        if t["lastStatus"] != "STOPPED":
-            report(api, cluster, t, "STOPPED")
 
-    svc = wait_for(lambda: (s := describe(api, cluster, "cb"))["deployments"][0][
-        "rolloutState"] == "COMPLETED" and s)
-    primary = svc["deployments"][0]
-    assert primary["id"] == first_id and primary["taskDefinition"] == good
+    # ECS rolls back with a new PRIMARY deployment of the last COMPLETED one's task definition
+    svc = describe(api, cluster, "cb")
+    rollback, bad_dep, old = svc["deployments"]
+    assert rollback["id"] not in (first_id, bad_dep["id"]) and rollback["status"] == "PRIMARY"
+    assert rollback["taskDefinition"] == good and rollback["rolloutState"] == "IN_PROGRESS"
+    assert rollback["rolloutStateReason"] == (
+        f"ECS deployment circuit breaker: rolling back to deploymentId {first_id}."
+    )
+    assert (bad_dep["taskDefinition"], bad_dep["rolloutState"]) == (bad, "FAILED")
+    assert (old["id"], old["status"], old["rolloutState"]) == (first_id, "ACTIVE", "COMPLETED")
+
+    def agent_reports() -> dict[str, Any] | None:
+        """Play the agents: start what is pending, stop what is to stop, until it completes."""
+        for t in tasks(api, cluster, "cb", "STOPPED"):
+            if t["lastStatus"] != "STOPPED":
+                report(api, cluster, t, "STOPPED")
+        for t in tasks(api, cluster, "cb"):
+            if t["lastStatus"] == "PENDING":
+                report(api, cluster, t, "RUNNING")
+        s = describe(api, cluster, "cb")
+        return s if s["deployments"][0]["rolloutState"] == "COMPLETED" else None
+
+    svc = wait_for(agent_reports)
+    (primary,) = svc["deployments"]
+    assert primary["id"] == rollback["id"] and primary["taskDefinition"] == good
     assert svc["taskDefinition"] == good and svc["runningCount"] == 3
+    assert {t["startedBy"] for t in tasks(api, cluster, "cb")} == {rollback["id"]}
     assert not [t for t in tasks(api, cluster, "cb") if t["taskDefinitionArn"] == bad]
     stopped = tasks(api, cluster, "cb", "STOPPED")
     assert [t["stopCode"] for t in stopped].count("TaskFailedToStart") == 3

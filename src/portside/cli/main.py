@@ -58,6 +58,14 @@ def cli() -> None:
     help="Port of the DNS server for Cloud Map DNS namespaces (UDP and TCP; 53 needs root).",
 )
 @click.option("--no-dns", is_flag=True, help="Do not start the DNS server.")
+@click.option(
+    "--dns-upstream",
+    "dns_upstreams",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Resolver to forward names outside the Cloud Map zones to (repeatable, tried in "
+    "order); without one they are REFUSED.",
+)
 @click.option("--instances", default=1, show_default=True, type=click.IntRange(0, 64),
               help="Local agents to start in the cluster 'default' (0: none).")
 @click.option("--no-agent", is_flag=True, help="Start no local agent (same as --instances 0).")
@@ -78,6 +86,7 @@ def up(
     credentials: str | None,
     dns_port: int,
     no_dns: bool,
+    dns_upstreams: tuple[str, ...],
     instances: int,
     no_agent: bool,
     azs: str,
@@ -101,6 +110,7 @@ def up(
             database_url=os.environ.get("PORTSIDE_DATABASE_URL") or None,
             dns_host=host,
             dns_port=None if no_dns else dns_port,
+            dns_upstreams=tuple(dns_upstreams),
         )
         settings.validate()
     except ConfigError as exc:
@@ -114,8 +124,10 @@ def up(
     )
 
     count = 0 if no_agent else instances
+    why = f" (--driver {driver})"
     if count and driver == "auto":
         driver = "docker" if docker_answers() else "process"
+        why = " (a Docker engine answers)" if driver == "docker" else " (no Docker engine answers)"
     agents = LocalAgents(settings.endpoint, Path(settings.data_dir), driver, region)
 
     def ready(app: Any) -> None:
@@ -127,6 +139,8 @@ def up(
         if settings.dns_port is not None:
             dns_port = app.extras.get("dns_port", settings.dns_port)
             click.echo(f"  dns:      {settings.dns_host}:{dns_port} (UDP and TCP)")
+            if settings.dns_upstreams:
+                click.echo(f"  dns forwards other names to: {', '.join(settings.dns_upstreams)}")
         if settings.credentials:
             click.echo(f"  credentials: {len(keys)} key pair(s) from {credentials}")
         else:
@@ -141,7 +155,6 @@ def up(
             logs = agents.start(count, zones, cpu, memory)
             if not no_fargate:
                 agents.start_fargate_pool(zones[0])
-            why = "" if driver == "process" or count == 0 else " (a Docker engine answers)"
             click.echo(f"  agents:   {count} local agent(s), driver {driver}{why}, "
                        f"zones {', '.join(zones)}; logs in {Path(logs[0]).parent.parent}")
             if not no_fargate:

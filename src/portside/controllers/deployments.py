@@ -14,9 +14,13 @@ common case) and tasks replaced for failing their health checks. By default
 the count is consecutive: a task that proves healthy (HEALTHY with a health
 check, else RUNNING for the settle time) resets it; ``resetOnHealthyTask:
 false`` makes it cumulative. When it reaches :func:`~portside.controllers.fenceposts.failure_threshold`
-the deployment is FAILED and launches nothing more; with ``rollback`` the most
-recent COMPLETED deployment becomes PRIMARY again and IN_PROGRESS (so it is
-not a rollback target again until it completes).
+the deployment is FAILED and launches nothing more; with ``rollback`` a new
+PRIMARY deployment starts with the settings (task definition, launch type,
+network) of the most recent COMPLETED one, as ECS does: the rollback is a
+deployment of its own, with its own id, and the COMPLETED one stays ACTIVE
+while its tasks are replaced by the rollback's. A rollback that fails in turn
+is not rolled back again (that would loop between two broken deployments): it
+stays FAILED, like a deployment without ``rollback``.
 
 The counts are recomputed from the tasks on every pass, so they are level
 based: the same tasks always give the same ``failedTasks``.
@@ -25,6 +29,7 @@ based: the same tasks always give the same ``failedTasks``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,8 +59,22 @@ def completed_reason(deployment_id: str) -> str:
     return f"ECS deployment {deployment_id} completed."
 
 
+ROLLBACK_PREFIX = "ECS deployment circuit breaker: rolling back to deploymentId "
+
+
 def rollback_reason(deployment_id: str) -> str:
-    return f"ECS deployment circuit breaker: rolling back to deploymentId {deployment_id}."
+    return f"{ROLLBACK_PREFIX}{deployment_id}."
+
+
+def is_rollback(d: Deployment) -> bool:
+    """A deployment the circuit breaker started (its reason names the one it rolls back to)."""
+    return (d.rollout_state_reason or "").startswith(ROLLBACK_PREFIX)
+
+
+def rollback_id(failed_id: str) -> str:
+    """The rollback deployment's id, derived from the failed one's: a recomputed pass gives the same."""
+    digest = hashlib.sha256(f"rollback/{failed_id}".encode()).digest()
+    return f"ecs-svc/{int.from_bytes(digest[:8], 'big') % 10**19:019d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,20 +155,27 @@ def trip_breaker(
         primary, rollout_state="FAILED", rollout_state_reason=FAILED_REASON, updated_at=now
     )
     messages = [ev.deployment_failed(svc.service_name, primary.id)]
-    target = _rollback_target(svc, primary) if breaker.rollback else None
+    target = (
+        _rollback_target(svc, primary) if breaker.rollback and not is_rollback(primary) else None
+    )
     if target is None:
         deployments = tuple(failed if d.id == primary.id else d for d in svc.deployments)
         return dataclasses.replace(svc, deployments=deployments), messages
     back = dataclasses.replace(
         target,
+        id=rollback_id(primary.id),
         status="PRIMARY",
         rollout_state="IN_PROGRESS",
         rollout_state_reason=rollback_reason(target.id),
         desired_count=svc.desired_count,
+        pending_count=0,
+        running_count=0,
+        failed_tasks=0,
+        created_at=now,
         updated_at=now,
     )
     failed = dataclasses.replace(failed, status="ACTIVE")
-    rest = tuple(d for d in svc.deployments if d.id not in (primary.id, target.id))
+    rest = tuple(d for d in svc.deployments if d.id != primary.id)
     return (
         dataclasses.replace(
             svc,
@@ -191,7 +217,7 @@ def settle(
         not steady
         and primary is not None
         and primary.rollout_state == "IN_PROGRESS"
-        and primary.rollout_state_reason == rollback_reason(primary.id)
+        and is_rollback(primary)
     )
     for d in svc.deployments:
         mine = tasks_after.get(d.id, ())

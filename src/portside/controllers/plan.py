@@ -43,9 +43,14 @@ def draining_reason(instance_id: str) -> str:
 
 
 def lost_reason(instance_id: str, grace: timedelta) -> str:
+    """Says what the grace is counted from: the last heartbeat (see task_state.lost_at).
+
+    The moment the agent was marked disconnected is not recorded, and that comes
+    ``agentTimeout`` after the last heartbeat: "disconnected for" would overstate it.
+    """
     return (
-        f"Task stopped because the agent of container instance {instance_id} has been "
-        f"disconnected for more than {int(grace.total_seconds())} seconds."
+        f"Task stopped because the agent of container instance {instance_id} has sent no "
+        f"heartbeat for more than {int(grace.total_seconds())} seconds."
     )
 
 

@@ -259,29 +259,64 @@ def _failing(breaker: object, failures: int) -> MemorySnapshot:
     return world(svc, instance(1, memory=8192), *olds, *fails)
 
 
-def test_circuit_breaker_rolls_back_to_the_last_completed_deployment() -> None:
+def test_circuit_breaker_rolls_back_with_a_new_deployment_of_the_last_completed_one() -> None:
     d = run(_failing({"enable": True, "rollback": True}, 3))
     assert d.service is not None
-    back, bad = d.service.deployments
-    assert (back.id, back.status, back.rollout_state) == (dep_id(1), "PRIMARY", "IN_PROGRESS")
+    back, bad, old = d.service.deployments
+    assert back.id not in (dep_id(1), dep_id(2))  # a deployment of its own, as ECS starts
+    assert (back.status, back.rollout_state, back.task_definition) == (
+        "PRIMARY", "IN_PROGRESS", td_arn(1))
     assert back.rollout_state_reason == (
         f"ECS deployment circuit breaker: rolling back to deploymentId {dep_id(1)}."
     )
     assert (bad.status, bad.rollout_state, bad.failed_tasks) == ("ACTIVE", "FAILED", 3)
     assert bad.rollout_state_reason == "ECS deployment circuit breaker: tasks failed to start."
+    assert (old.id, old.status, old.rollout_state) == (dep_id(1), "ACTIVE", "COMPLETED")
     assert d.service.task_definition == td_arn(1)
-    assert not d.start  # the old tasks are the rollback's: nothing to start
+    # the rollback's own tasks are to replace the completed deployment's (maximumPercent 200)
+    assert [(t.started_by, t.task_definition_arn) for t in d.start] == [(back.id, td_arn(1))] * 3
+    assert not d.stop
     assert f"(service web) (deployment {dep_id(2)}) deployment failed: tasks failed to start." in (
         messages(d)
     )
+    again = run(_failing({"enable": True, "rollback": True}, 3)).service
+    assert again is not None and again.deployments[0].id == back.id  # a replayed pass agrees
 
 
-def test_the_rollback_completes_on_the_next_pass_and_the_failed_deployment_leaves() -> None:
+def test_the_rollback_completes_once_its_tasks_replace_the_old_ones() -> None:
     snap = _failing({"enable": True, "rollback": True}, 3)
-    d = run(applied(snap, run(snap)))
+    now = NOW
+    for _ in range(6):
+        d = run(snap, now)
+        snap = applied(snap, d)
+        assert d.service is not None
+        if d.service.deployments[0].rollout_state == "COMPLETED":
+            break
+        now += HOUR
+        for t in list(snap.all("task").values()):  # what the agents report meanwhile
+            if t.desired_status == "STOPPED" and t.last_status != "STOPPED":
+                snap.put(replace(t, last_status="STOPPED", stopped_at=now, stop_code=SCHEDULER))
+            elif t.last_status == "PENDING":
+                snap.put(replace(t, last_status="RUNNING", started_at=now))
     assert d.service is not None
-    (back,) = d.service.deployments
-    assert (back.id, back.rollout_state) == (dep_id(1), "COMPLETED")
+    (back,) = d.service.deployments  # the failed and the replaced deployments left
+    assert (back.rollout_state, back.task_definition, back.running_count) == (
+        "COMPLETED", td_arn(1), 3)
+    live = [t for t in snap.all("task").values() if t.last_status == "RUNNING"]
+    assert {t.started_by for t in live} == {back.id} and len(live) == 3
+
+
+def test_a_failing_rollback_is_not_rolled_back_again() -> None:
+    rollback = replace(deployment(3, 1), rollout_state_reason=(
+        f"ECS deployment circuit breaker: rolling back to deploymentId {dep_id(1)}."))
+    deps = (rollback, deployment(2, 2, "ACTIVE", "FAILED"), deployment(1, 1, "ACTIVE", "COMPLETED"))
+    svc = service(3, deployments=deps, breaker={"enable": True, "rollback": True})
+    fails = [failed(3, 1, NOW - timedelta(seconds=10 * (i + 1))) for i in range(3)]
+    d = run(world(svc, instance(1, memory=8192), *(task(1, 1) for _ in range(3)), *fails))
+    assert d.service is not None
+    primary = d.service.deployments[0]
+    assert (primary.id, primary.status, primary.rollout_state) == (dep_id(3), "PRIMARY", "FAILED")
+    assert not d.start
 
 
 def _crash(ago: int) -> object:
@@ -299,7 +334,7 @@ def test_tasks_that_crash_after_starting_count_until_one_proves_healthy(
     ok = [task(2, 2, started=NOW - timedelta(seconds=healthy_since))] if healthy_since else []
     d = run(world(svc, instance(1, memory=8192), *(task(1, 1) for _ in range(3)), *crashes, *ok))
     assert d.service is not None
-    assert (d.service.deployments[0].id == dep_id(1)) is tripped
+    assert (d.service.deployments[0].task_definition == td_arn(1)) is tripped
 
 
 def test_circuit_breaker_without_rollback_stalls_the_deployment() -> None:
@@ -378,7 +413,10 @@ def test_tasks_of_a_lost_agent_are_replaced_after_the_grace_period(
     d = run(world(service(1), lost, instance(2), task(inst=1)), policy=Policy())
     if replaced:
         assert len(d.stop) == 1 and [t.container_instance_arn for t in d.start] == [ci_arn(2)]
-        assert "disconnected for more than 300 seconds" in (d.stop[0].stopped_reason or "")
+        assert d.stop[0].stopped_reason == (
+            f"Task stopped because the agent of container instance {ci_arn(1).rsplit('/', 1)[-1]} "
+            "has sent no heartbeat for more than 300 seconds."
+        )
     else:
         assert not d.stop and not d.start and d.wake_at == beat + timedelta(minutes=5)
 

@@ -12,7 +12,10 @@ arguments the way the ECS agent does:
     task memory        -> HostConfig.Memory of containers that set no memory
     portMappings       -> exposed ports and bindings; hostPort 0/absent in bridge
                           mode lets Docker pick from the kernel's ephemeral range
-                          (net.ipv4.ip_local_port_range, 32768-60999 by default)
+                          (net.ipv4.ip_local_port_range, 32768-60999 by default);
+                          in host mode Docker publishes nothing, so the mappings
+                          ride in a label and come back as bindings with
+                          hostPort = containerPort, as ECS reports them
     healthCheck        -> Config.Healthcheck (Docker runs the probes)
     awsvpc             -> NetworkMode container:<pause>; hostname and extraHosts
                           go on the pause container, which owns the namespace
@@ -43,6 +46,7 @@ LABEL_FAMILY = "com.amazonaws.ecs.task-definition-family"
 LABEL_REVISION = "com.amazonaws.ecs.task-definition-version"
 LABEL_INSTANCE = "io.portside.instance-id"
 LABEL_ROLE = "io.portside.role"  # "pause" on the awsvpc namespace holder
+LABEL_HOST_PORTS = "io.portside.host-ports"  # host mode: "8080/tcp,53/udp"
 PAUSE_CONTAINER = "~internal~ecs~pause"
 MIN_CPU_SHARES = 2
 NANOS = 1_000_000_000
@@ -121,6 +125,10 @@ def create_args(
         host["network_mode"] = f"container:{sandbox_id}"
     elif mode in ("host", "none"):
         host["network_mode"] = mode
+        if mode == "host" and container.port_mappings:
+            config["labels"][LABEL_HOST_PORTS] = ",".join(
+                f"{p.container_port}/{p.protocol}" for p in container.port_mappings
+            )
     else:
         host["network_mode"] = "bridge"
         if container.extra_hosts:
@@ -154,7 +162,8 @@ def runtime_container(attrs: Mapping[str, Any]) -> RuntimeContainer:
         created_at=attrs.get("Created"),
         started_at=_time(state.get("StartedAt")),
         finished_at=_time(state.get("FinishedAt")),
-        bindings=bindings((attrs.get("NetworkSettings") or {}).get("Ports") or {}),
+        bindings=bindings((attrs.get("NetworkSettings") or {}).get("Ports") or {})
+        or host_bindings(lbls.get(LABEL_HOST_PORTS, "")),
         health=health_state(state.get("Health")),
         pid=state.get("Pid") or None,
         address=_address(attrs.get("NetworkSettings") or {}),
@@ -175,6 +184,15 @@ def bindings(ports: Mapping[str, Any]) -> tuple[NetworkBinding, ...]:
             if ":" in ip or not b.get("HostPort"):
                 continue
             out.append(NetworkBinding(int(port), int(b["HostPort"]), proto or "tcp", ip))
+    return tuple(out)
+
+
+def host_bindings(label: str) -> tuple[NetworkBinding, ...]:
+    """Host-mode bindings from the :data:`LABEL_HOST_PORTS` label: the port on the host is the container's."""
+    out: list[NetworkBinding] = []
+    for item in filter(None, label.split(",")):
+        port, _, proto = item.partition("/")
+        out.append(NetworkBinding(int(port), int(port), proto or "tcp"))
     return tuple(out)
 
 

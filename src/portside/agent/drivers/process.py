@@ -18,8 +18,10 @@ Limits. ``memory`` (the container's hard limit in MiB, or the task's for a
 container without one) is enforced as RLIMIT_AS, the address-space limit:
 allocation past it fails in the process (runtimes that reserve large virtual
 ranges, such as the JVM or Go, need headroom). ``ulimits`` from the definition
-are applied with setrlimit. ``cpu`` (container or task) is not enforced by
-this driver: it counts for placement only.
+are applied with setrlimit. Where the agent may create cgroups, each task
+also gets its own with a CPU quota and a memory limit from what it reserved
+(drivers/cgroups.py); elsewhere ``cpu`` counts for placement only, and the
+agent's log says so when it starts.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ from portside.agent.drivers.base import (
     RuntimeEvent,
     TaskNetwork,
 )
+from portside.agent.drivers.cgroups import BASE as CGROUP_BASE
+from portside.agent.drivers.cgroups import Cgroups, detect, task_limits
 from portside.agent.drivers.proc_stats import sample, with_previous
 from portside.agent.drivers.process_env import (
     AWSVPC_NET,
@@ -74,7 +78,10 @@ class ProcessDriver:
     name = "process"
     pulls_images = False
 
-    def __init__(self, state_dir: Path, *, ports: PortAllocator | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, *, ports: PortAllocator | None = None, cgroups: Path | None = CGROUP_BASE
+    ) -> None:
+        """``cgroups``: where the cgroup filesystem is (None: limit nothing through cgroups)."""
         self.root = state_dir / "processes"
         self.ports = ports or PortAllocator()
         self._emit: Emit | None = None
@@ -84,11 +91,31 @@ class ProcessDriver:
         self._stats: dict[str, dict[str, Any]] = {}
         self._addresses: dict[str, str] = {}
         self._shims = ShimServer()
+        self._cgroup_base = cgroups
+        self._cgroups: Cgroups | None = None
 
     async def open(self, emit: Emit) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self._emit = emit
         self._prune(time.time() - LOG_RETENTION)
+        found = detect(self._cgroup_base) if self._cgroup_base is not None else "turned off"
+        if isinstance(found, str):
+            log.info("no task cgroups (%s): cpu counts for placement only, memory is "
+                     "enforced as RLIMIT_AS only", found)
+        else:
+            self._cgroups = found
+            found.prune(time.time() - 60)
+            log.info("task cpu and memory limits through %s", found.describe())
+
+    def _task_cgroups(self, task: TaskSpec) -> list[str]:
+        """The task's cgroup.procs files, its cgroups made (none when they cannot be)."""
+        if self._cgroups is None:
+            return []
+        try:
+            return self._cgroups.create(task.task_id, task_limits(task))
+        except OSError as exc:
+            log.warning("%s runs without a cgroup: %s", task.task_arn, exc)
+            return []
 
     def _prune(self, before: float) -> None:
         """Delete the directories (logs) of tasks long finished: nothing runs there any more."""
@@ -197,6 +224,9 @@ class ProcessDriver:
         )
 
     async def teardown_network(self, task: TaskSpec) -> None:
+        """Forget the task's address, and remove its cgroups: the task is over."""
+        if self._cgroups is not None:
+            self._cgroups.remove(task.task_id)
         self._addresses.pop(task.task_arn, None)
         with contextlib.suppress(FileNotFoundError):
             (self.task_dir(task.task_arn) / "network.json").unlink()
@@ -246,6 +276,7 @@ class ProcessDriver:
         self._launches[runtime_id] = Launch(
             argv=list(container.argv), env=full_env, cwd=container.working_directory,
             rlimits=rlimits, health=container.health_check, memory=container.memory,
+            cgroups=self._task_cgroups(task),
         )
         return self._runtime(doc, pf)
 
@@ -326,6 +357,7 @@ class ProcessDriver:
         _killpg(int(pid), signal.SIGTERM)  # type: ignore[arg-type]
         if await self._exited(rc, doc, timeout):
             return
+        log.info("%s still runs %g s after SIGTERM: sending SIGKILL", rc.name, timeout)
         _killpg(int(pid), signal.SIGKILL)  # type: ignore[arg-type]
         await self._exited(rc, doc, 10)
 

@@ -110,6 +110,7 @@ class Launch:
     env: dict[str, str]
     cwd: str | None = None
     rlimits: list[tuple[str, int, int]] = field(default_factory=list)
+    cgroups: list[str] = field(default_factory=list)  # cgroup.procs files to join
     health: HealthCheckSpec | None = None
     memory: int | None = None
 
@@ -176,6 +177,7 @@ async def _spawn(launch: Launch, pf: ProcessFile, server: ShimServer | None) -> 
         "cwd": cwd,
         "status": str(pf.status_path),
         "rlimits": launch.rlimits,
+        "cgroups": launch.cgroups,
         "ready_fd": READY_FD,
     }
     read_fd, write_fd = os.pipe()

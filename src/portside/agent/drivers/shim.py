@@ -4,11 +4,12 @@ Run as ``python -I -S shim.py CONFIG_JSON`` (standalone: it imports nothing
 from portside, so it starts in a few milliseconds). CONFIG_JSON holds::
 
     {"argv": [...], "cwd": "..." | null, "status": "/path/name.status",
-     "rlimits": [["RLIMIT_AS", soft, hard], ...], "ready_fd": N}
+     "rlimits": [["RLIMIT_AS", soft, hard], ...], "cgroups": ["/.../cgroup.procs", ...],
+     "ready_fd": N}
 
 The shim forks the container process into its own process group (the agent
-signals that group: SIGTERM, then SIGKILL), applies the resource limits in the
-child only, and execs the command with the environment it was given. It tells
+signals that group: SIGTERM, then SIGKILL), moves the child into the task's
+cgroups and applies the resource limits in the child only, and execs the command with the environment it was given. It tells
 the agent the outcome on ``ready_fd`` — ``{"pid": P, "ticks": T}`` once the
 exec succeeded (T is the process start time from /proc, which with P names
 the process unambiguously), or ``{"exec_error": "..."}`` — then waits for the
@@ -58,6 +59,9 @@ def _write(path: str, doc: dict[str, object]) -> None:
 def _child(cfg: dict[str, object], err_w: int) -> None:
     try:
         os.setpgid(0, 0)
+        for procs in cfg.get("cgroups") or []:  # type: ignore[attr-defined]
+            with open(str(procs), "w") as f:
+                f.write("0")  # this process; what it forks stays in the cgroup
         import resource
 
         for name, soft, hard in cfg.get("rlimits") or []:  # type: ignore[attr-defined]
