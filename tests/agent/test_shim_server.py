@@ -55,6 +55,9 @@ def test_a_forked_shim_runs_the_process_as_a_spawned_one_does(tmp_path: Path) ->
             doc = await spawn(launch, pf, server)
             pid, shim = doc["pid"], doc["shim_pid"]
             assert server._pid is not None and shim != server._pid
+            # until the child has exec'd, /proc shows the forked shim's own environment
+            await _until(lambda: Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+                         in (b"sh", b"sleep"))
             env = dict(
                 kv.split("=", 1)
                 for kv in Path(f"/proc/{pid}/environ").read_text().split("\0")
