@@ -10,6 +10,7 @@ import dns.message
 import dns.query
 import pytest
 
+from tests.e2e.discovery_rig import srv_registry
 from tests.helpers import Server, stop_everything, unique, until
 
 pytestmark = pytest.mark.slow
@@ -49,11 +50,7 @@ def test_service_tasks_answer_srv_and_leave_on_failure(tmp_path: Path) -> None:
         "--instances", "1", "--cpu", "2048", "--memory", "2048", "--driver", "process"]).start()
     try:
         ecs, sd = srv.client(), srv.client("servicediscovery")
-        zone = f"{unique('z')}.local"
-        op = sd.create_private_dns_namespace(Name=zone, Vpc="vpc-1")["OperationId"]
-        ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
-        reg = sd.create_service(Name="web", NamespaceId=ns_id, HealthCheckCustomConfig={},
-                                DnsConfig={"DnsRecords": [{"Type": "SRV", "TTL": 5}]})["Service"]
+        zone, reg = srv_registry(sd, ttl=5)
         flag = tmp_path / "unhealthy-"  # + a task's host port: that task's check fails
         family = unique("web")
         ecs.register_task_definition(family=family, containerDefinitions=[{

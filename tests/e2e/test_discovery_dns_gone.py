@@ -18,6 +18,7 @@ import dns.message
 import dns.query
 import pytest
 
+from tests.e2e.discovery_rig import srv_registry
 from tests.helpers import Server, stop_everything, unique, until
 
 pytestmark = pytest.mark.slow
@@ -33,11 +34,7 @@ def test_a_stopped_task_leaves_the_srv_answer(tmp_path: Path) -> None:
         "--instances", "1", "--cpu", "1024", "--memory", "1024", "--driver", "process"]).start()
     try:
         ecs, sd = srv.client(), srv.client("servicediscovery")
-        zone = f"{unique('z')}.local"
-        op = sd.create_private_dns_namespace(Name=zone, Vpc="vpc-1")["OperationId"]
-        ns_id = sd.get_operation(OperationId=op)["Operation"]["Targets"]["NAMESPACE"]
-        reg = sd.create_service(Name="web", NamespaceId=ns_id, HealthCheckCustomConfig={},
-                                DnsConfig={"DnsRecords": [{"Type": "SRV", "TTL": 60}]})["Service"]
+        zone, reg = srv_registry(sd, ttl=60)
         family = unique("web")
         ecs.register_task_definition(family=family, containerDefinitions=[{
             "name": "web", "image": "python", "essential": True, "memory": 64,

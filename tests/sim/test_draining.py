@@ -3,6 +3,7 @@
 Without managed termination protection a scale-in may pick an instance that
 still runs tasks. With managed draining (the default) ECS sets it DRAINING,
 the service starts the tasks elsewhere, and only then is the instance let go.
+Meanwhile it is still running and billed: the timeline counts it.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from portside.controllers.capacity_model import TERMINATED, TERMINATING_WAIT, GroupInstance
+from portside.domain.autoscaling.instance_types import Catalogue
 from portside.domain.ecs.task import Task
 from portside.sim.runner import Runner
 from portside.sim.scenario import parse
 from tests.sim.build import group, provider, scenario, service, taskdef
 
 
-def test_a_busy_instance_is_terminated_only_after_its_tasks_run_elsewhere() -> None:
+def _scale_down() -> tuple[Any, list[tuple[datetime, Any]]]:
+    """The run both tests watch, and every change it made with the virtual time of each."""
     # 10 tasks spread over 5 instances; at 30m the service drops to 2, which leaves one
     # task on the second-newest instances and none on the oldest ones. Scale-in picks the
     # oldest three (the default termination policy): two empty, one busy.
@@ -39,7 +42,11 @@ def test_a_busy_instance_is_terminated_only_after_its_tasks_run_elsewhere() -> N
         seen.extend((runner.clock.now(), c) for c in changes)
 
     runner.state.subscribe(record)
-    result = runner.run()
+    return runner.run(), seen
+
+
+def test_a_busy_instance_is_terminated_only_after_its_tasks_run_elsewhere() -> None:
+    result, seen = _scale_down()
 
     drained = [(t, c) for t, c in seen
                if isinstance(c, GroupInstance) and c.lifecycle_state == TERMINATING_WAIT]  # fmt: skip
@@ -81,3 +88,27 @@ def test_a_busy_instance_is_terminated_only_after_its_tasks_run_elsewhere() -> N
     assert all(r["tasks_running"] >= 2 for r in result.timeline.rows if r["minute"] >= 31)
     end = result.timeline.rows[-1]
     assert (end["instances:asg"], end["tasks_running"], end["reservation:cp"]) == (2, 2, 100.0)
+
+
+def test_draining_instances_are_counted_and_billed_alike() -> None:
+    """The ``instances:GROUP`` columns and ``cost_per_hour`` count a draining instance:
+    it is still running and billed."""
+    result, seen = _scale_down()
+
+    price = Catalogue()["m5.large"].price_per_hour
+    for row in result.timeline.rows:
+        assert row["cost_per_hour"] == round(row["instances:asg"] * price, 4), row
+
+    # The check above must have covered a draining instance: find the ticks where one was.
+    drained = next(c for _, c in seen
+                   if isinstance(c, GroupInstance) and c.lifecycle_state == TERMINATING_WAIT)  # fmt: skip
+    began = next(t for t, c in seen if isinstance(c, GroupInstance)
+                 and c.instance_id == drained.instance_id and c.lifecycle_state == TERMINATING_WAIT)  # fmt: skip
+    ended = next(t for t, c in seen if isinstance(c, GroupInstance)
+                 and c.instance_id == drained.instance_id and c.lifecycle_state == TERMINATED)  # fmt: skip
+    during = [r for r in result.timeline.rows
+              if began <= datetime.fromisoformat(r["time"]) < ended]  # fmt: skip
+    assert during, "the instance drained between two ticks: the test saw no draining row"
+    # The drained instance is counted: more instances than the live ones the decision kept.
+    scale_in = next(a for a in result.timeline.actions if a.action == "scale-in")
+    assert all(r["instances:asg"] > scale_in.capacity_to for r in during)
