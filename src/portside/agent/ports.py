@@ -40,6 +40,16 @@ class PortAllocator:
         """Mark a port as ours (one an adopted task already uses)."""
         self._taken.add((port, protocol))
 
+    def reclaim(self, port: int, protocol: str = "tcp") -> bool:
+        """Take back a port this agent had before it restarted, if nobody holds it now.
+
+        Checked as the listener will bind it (address reuse): connections of its
+        earlier listener may linger in TIME_WAIT, which only a reusing bind ignores."""
+        if (port, protocol) in self._taken or not is_free(port, protocol, reuse=True):
+            return False
+        self._taken.add((port, protocol))
+        return True
+
     def release(self, port: int, protocol: str = "tcp") -> None:
         self._taken.discard((port, protocol))
 
@@ -47,9 +57,11 @@ class PortAllocator:
         return set(self._taken)
 
 
-def is_free(port: int, protocol: str = "tcp") -> bool:
+def is_free(port: int, protocol: str = "tcp", reuse: bool = False) -> bool:
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
     with socket.socket(socket.AF_INET, kind) as s:
+        if reuse:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("0.0.0.0", port))
         except OSError:

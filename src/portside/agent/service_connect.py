@@ -50,7 +50,10 @@ container runs, the listener leads to it (its bridge address and container
 port, else its host port) and :meth:`ServiceConnect.container_started` returns
 the binding ``containerPort = ingressPort, hostPort = that port``, which the
 task manager reports with the container's own bindings; the control plane
-registers that host port in Cloud Map (domain/ecs/service_connect.py).
+registers that host port in Cloud Map (domain/ecs/service_connect.py). The
+ports are recorded in the task's directory (``ingress.json``): an agent that
+restarts and adopts the task starts its proxy afresh on the same ports when
+they are still free, so Cloud Map never holds a port nobody listens on.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ STOP_TIMEOUT = 5.0
 RESTART_MIN = 0.5  # seconds before restarting a proxy that exited, doubling ...
 RESTART_MAX = 30.0  # ... up to this
 RESTART_STABLE = 60.0  # a proxy that ran this long starts the backoff over
+INGRESS_FILE = "ingress.json"  # bridge: upstream -> the host port of its inbound listener
 _HOSTS_SCRIPT = 'mount --bind "$0" /etc/hosts && exec "$@"'
 
 
@@ -160,9 +164,10 @@ class TaskProxy:
 
     def _allocate(self, section: Mapping[str, Any]) -> None:
         """Bridge: a host port for every inbound listener that has none yet (one that cannot
-        get one is logged and left without a listener)."""
+        get one is logged and left without a listener), recorded in the task's directory."""
         if self.host_ingress is None or self.ports is None:
             return
+        before = dict(self.host_ingress)
         for i in section.get("inbound") or ():
             upstream = str(i.get("upstream"))
             if not i.get("containerPort") or upstream in self.host_ingress:
@@ -172,6 +177,26 @@ class TaskProxy:
             except PortsExhausted as exc:
                 log.warning("task %s: no host port for the Service Connect ingress of %s: %s",
                             self.task.task_id, upstream, exc)
+        if self.host_ingress != before:
+            path = self.dir / INGRESS_FILE
+            path.with_suffix(".tmp").write_text(json.dumps(self.host_ingress))
+            path.with_suffix(".tmp").replace(path)
+
+    def _reclaim(self) -> None:
+        """Bridge, the task adopted by a restarted agent: each inbound listener takes back the
+        host port it had (recorded by :meth:`_allocate`) when nobody holds it now, so the
+        port Cloud Map registers stays right; else it gets a new one, reported as usual."""
+        if self.host_ingress is None or self.ports is None:
+            return
+        try:
+            recorded = json.loads((self.dir / INGRESS_FILE).read_text())
+        except (OSError, ValueError):
+            return
+        if not isinstance(recorded, dict):
+            return
+        for upstream, port in recorded.items():
+            if isinstance(port, int) and self.ports.reclaim(port):
+                self.host_ingress[str(upstream)] = port
 
     def _inbound_of(self, container: str) -> list[Mapping[str, Any]]:
         return [i for i in self.section.get("inbound") or ()
@@ -219,9 +244,12 @@ class TaskProxy:
 
     async def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        kill_recorded(self.dir)
+        left = kill_recorded(self.dir)
+        if left is not None:
+            await exited(left)  # its listeners closed: their host ports can be bound again
         self._write_hosts()
         self.tls = write_tls(self.dir, self.section)
+        self._reclaim()
         self._allocate(self.section)
         await self._spawn()
         self._pusher = asyncio.create_task(self._push_loop(), name=f"sc-{self.task.task_id[:8]}")
@@ -339,6 +367,14 @@ class TaskProxy:
             for port in self.host_ingress.values():
                 self.ports.release(port)
             self.host_ingress.clear()
+        with contextlib.suppress(FileNotFoundError):
+            (self.dir / INGRESS_FILE).unlink()
+
+    def abandon(self) -> None:
+        """Stop watching the proxy and leave it running, as an agent that dies does."""
+        for task in (self._keeper, self._pusher):
+            if task is not None:
+                task.cancel()
 
     async def _end_process(self) -> None:
         proc = self.process
@@ -364,16 +400,40 @@ def app_target(rc: RuntimeContainer, container_port: int) -> tuple[str, int] | N
     return None
 
 
-def kill_recorded(directory: Path) -> None:
-    """Stop a proxy an earlier run of the agent left for this task (its pid file)."""
+def kill_recorded(directory: Path) -> int | None:
+    """Stop a proxy an earlier run of the agent left for this task (its pid file); its pid."""
     try:
         pid = int((directory / "proxy.pid").read_text())
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except (OSError, ValueError):
-        return
-    if b"portside.proxy" in cmdline:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+        return None
+    if b"portside.proxy" not in cmdline:
+        return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    return pid
+
+
+async def exited(pid: int) -> None:
+    """Until process ``pid`` (not our child) has exited: SIGKILL after STOP_TIMEOUT."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_TIMEOUT
+    while _running(pid):
+        if loop.time() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            if loop.time() > deadline + 1:
+                return  # a zombie nobody reaps holds no socket; anything else, we tried
+        await asyncio.sleep(0.05)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not yet reaped, has closed its sockets)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 class ServiceConnect:
@@ -458,6 +518,12 @@ class ServiceConnect:
             log.warning("task %s: Service Connect for container %s: %s",
                         task.task_id, container.name, exc)
             return ()
+
+    def abandon(self) -> None:
+        """Leave every proxy running, unwatched (the agent is going away; a restarted one
+        adopts the tasks, replaces their proxies and keeps their bridge ingress ports)."""
+        for proxy in self.proxies.values():
+            proxy.abandon()
 
     async def stats(self) -> dict[str, Any]:
         """Every running proxy's counters by task ARN (``GET /stats``); a proxy that does

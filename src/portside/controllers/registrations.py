@@ -12,6 +12,11 @@ desired status turns STOPPED leaves the set at once — the agent's manifest
 holds the stop back until the instance is gone (``runtime/manifest.py``), so
 no new traffic reaches a dying task.
 
+Service Connect registers each task as its own deployment's configuration says
+(container, port, ingress port: ``task_registry``), as ECS keys Service Connect
+per deployment: during a rollout to a definition with other ports, old tasks
+keep their registration until they stop.
+
 Only instances ECS registered (``ECS_SERVICE_NAME`` and ``ECS_CLUSTER_NAME``
 match) are touched; instances a user registered by hand stay.
 
@@ -22,12 +27,14 @@ match) are touched; instances a user registered by hand stay.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from portside.aws.arn import parse_arn
 from portside.controllers.snapshot import Snapshot
-from portside.domain.ecs.service_connect import registries as connect_registries
+from portside.domain.ecs.service_connect import registry_arns, task_registry
 from portside.domain.servicediscovery.instance import Instance, instance_key
 from portside.store.store import Change, Delete
 
@@ -43,13 +50,24 @@ def registry_service_id(registry_arn: str) -> str:
 def decide(snapshot: Snapshot, now: datetime) -> list[Change]:
     changes: list[Change] = []
     for svc in snapshot.all("service").values():
-        for reg in (*svc.service_registries, *connect_registries(svc.service_connect_configuration)):
-            changes += _reconcile(snapshot, now, svc, reg)
+        for reg in svc.service_registries:
+            changes += _reconcile(snapshot, now, svc, reg["registry_arn"], partial(_same, reg))
+        for arn in registry_arns(svc):  # Service Connect: each task as its deployment has it
+            changes += _reconcile(snapshot, now, svc, arn,
+                                  partial(task_registry, svc, registry_arn=arn))
     return changes
 
 
-def _reconcile(snapshot: Snapshot, now: datetime, svc: Any, reg: Any) -> list[Change]:
-    sd = snapshot.get("sd_service", registry_service_id(reg["registry_arn"]))
+def _same(reg: Any, _task: Any) -> Any:
+    return reg
+
+
+def _reconcile(
+    snapshot: Snapshot, now: datetime, svc: Any, registry_arn: str,
+    entry: Callable[[Any], Any | None],
+) -> list[Change]:
+    """``entry(task)``: the registry entry that places ``task`` (None: not registered here)."""
+    sd = snapshot.get("sd_service", registry_service_id(registry_arn))
     if sd is None:
         return []
     cluster_name = svc.cluster_arn.rsplit("/", 1)[-1]
@@ -59,7 +77,8 @@ def _reconcile(snapshot: Snapshot, now: datetime, svc: Any, reg: Any) -> list[Ch
         for task in snapshot.children("task", svc.cluster_arn).values():
             if task.group != svc.group or task.desired_status != "RUNNING":
                 continue
-            if task.last_status != "RUNNING":
+            reg = entry(task)
+            if task.last_status != "RUNNING" or reg is None:
                 continue
             attrs = task_attributes(snapshot, task, svc, reg, cluster_name)
             if attrs is None:

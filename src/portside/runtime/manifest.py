@@ -161,7 +161,7 @@ def still_registered(store: Store, task: Task) -> bool:
     if task.service_arn is None and not (task.group or "").startswith("service:"):
         return False
     from portside.controllers.registrations import registry_service_id
-    from portside.domain.ecs.service_connect import registries as connect_registries
+    from portside.domain.ecs.service_connect import registry_arns
     from portside.domain.servicediscovery.instance import instance_key
 
     service = next(
@@ -170,10 +170,11 @@ def still_registered(store: Store, task: Task) -> bool:
     )
     if service is None:
         return False
+    # Service Connect: any deployment's Cloud Map service (the task's own deployment's holds it)
     return any(
-        store.get("sd_instance", instance_key(registry_service_id(r["registry_arn"]), task.task_id))
-        is not None
-        for r in (*service.service_registries, *connect_registries(service.service_connect_configuration))
+        store.get("sd_instance", instance_key(registry_service_id(arn), task.task_id)) is not None
+        for arn in (*(r["registry_arn"] for r in service.service_registries),
+                    *registry_arns(service))
     )
 
 

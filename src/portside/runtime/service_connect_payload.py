@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from portside.domain.ecs.service_connect import task_configuration
 from portside.domain.ecs.service_connect_policy import policies
 from portside.domain.ecs.task import Task
 from portside.store.store import Delete, Store, kind_of
@@ -65,11 +66,8 @@ def task_config(
     svc = _task_service(store, task, {} if memo is None else memo)
     if svc is None:
         return None
-    cfg = svc.service_connect_configuration
-    for d in svc.deployments:
-        if d.id == task.started_by and d.service_connect_configuration is not None:
-            cfg = d.service_connect_configuration
-    return dict(cfg) if _enabled(cfg) else None
+    cfg = task_configuration(svc, task)
+    return dict(cfg) if cfg is not None and _enabled(cfg) else None
 
 
 def _servers(store: Store, namespace: str) -> list[tuple[dict[str, Any], Any]]:

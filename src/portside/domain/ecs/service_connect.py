@@ -43,6 +43,8 @@ from datetime import datetime
 from typing import Any
 
 from portside.domain.ecs.cluster import Cluster
+from portside.domain.ecs.service import Service
+from portside.domain.ecs.task import Task
 from portside.domain.ecs.task_definition_containers import network
 from portside.domain.errors import InvalidParameterException, NamespaceNotFoundException
 from portside.domain.scope import Scope
@@ -309,6 +311,32 @@ def ensure_discovery_services(
             )
         s["discovery_arn"] = sd.arn
     return cfg
+
+
+def task_configuration(svc: Service, task: Task) -> Mapping[str, Any] | None:
+    """The configuration ``task`` was started with: its deployment's, since ECS keys Service
+    Connect per deployment (during a rollout to a definition with other ports, the old
+    tasks keep theirs), else the service's (a deployment stored without one)."""
+    cfg: Mapping[str, Any] | None = svc.service_connect_configuration
+    for d in svc.deployments:
+        if d.id == task.started_by and d.service_connect_configuration is not None:
+            cfg = d.service_connect_configuration
+    return cfg
+
+
+def registry_arns(svc: Service) -> list[str]:
+    """Every Cloud Map service Service Connect registers ``svc``'s tasks in: its current
+    configuration's and each deployment's (old tasks stay in theirs until they stop)."""
+    configs = (svc.service_connect_configuration,
+               *(d.service_connect_configuration for d in svc.deployments))
+    return list(dict.fromkeys(r["registry_arn"] for c in configs for r in registries(c)))
+
+
+def task_registry(svc: Service, task: Task, registry_arn: str) -> dict[str, Any] | None:
+    """The registry entry for ``task`` in ``registry_arn``, from its own deployment's
+    configuration (None: that configuration does not register it there)."""
+    return next((r for r in registries(task_configuration(svc, task))
+                 if r["registry_arn"] == registry_arn), None)
 
 
 def registries(cfg: Mapping[str, Any] | None) -> list[dict[str, Any]]:
