@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from tests.conftest import make_server
-from tests.helpers import Server, unique
+from tests.helpers import Server, unique, until
 
-T = TypeVar("T")
 ENV = {"PORTSIDE_SERVICE_SETTLE": "0", "PORTSIDE_AGENT_HEARTBEAT_TIMEOUT": "3600"}
 
 
@@ -44,17 +42,6 @@ def srv(store_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 @pytest.fixture
 def api(srv: Server) -> Any:
     return srv.client("ecs")
-
-
-def wait_for(what: Callable[[], T | None], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = what()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting; last: {got!r}")
-        time.sleep(0.05)
 
 
 def setup_cluster(api: Any, zones: tuple[str, ...] = ("us-east-1a", "us-east-1b")) -> tuple[str, list[str]]:
@@ -115,7 +102,7 @@ def test_desired_count_scaling_rollout_and_delete(api: Any, srv: Server) -> None
     v1 = taskdef(api, unique("web"))
     api.create_service(cluster=cluster, serviceName="web", taskDefinition=v1, desiredCount=3)
 
-    svc = wait_for(lambda: has_event(api, cluster, "web", "has started 3 tasks"))
+    svc = until(lambda: has_event(api, cluster, "web", "has started 3 tasks"))
     assert svc["pendingCount"] == 3 and svc["runningCount"] == 0
     started = tasks(api, cluster, "web")
     assert len(started) == 3
@@ -125,36 +112,36 @@ def test_desired_count_scaling_rollout_and_delete(api: Any, srv: Server) -> None
 
     for t in started:
         report(api, cluster, t, "RUNNING")
-    svc = wait_for(lambda: has_event(api, cluster, "web", "has reached a steady state."))
+    svc = until(lambda: has_event(api, cluster, "web", "has reached a steady state."))
     assert svc["runningCount"] == 3 and svc["pendingCount"] == 0
     (dep,) = svc["deployments"]
     assert (dep["status"], dep["rolloutState"]) == ("PRIMARY", "COMPLETED")
     assert dep["rolloutStateReason"] == f"ECS deployment {dep['id']} completed."
 
     api.update_service(cluster=cluster, service="web", desiredCount=1)
-    stopping = wait_for(lambda: [t for t in tasks(api, cluster, "web", "STOPPED")] or None)
+    stopping = until(lambda: [t for t in tasks(api, cluster, "web", "STOPPED")] or None)
     assert len(stopping) == 2
     assert {t["stopCode"] for t in stopping} == {"ServiceSchedulerInitiated"}
-    assert wait_for(lambda: has_event(api, cluster, "web", "has stopped 2 running tasks"))
+    assert until(lambda: has_event(api, cluster, "web", "has stopped 2 running tasks"))
     for t in stopping:
         report(api, cluster, t, "STOPPED")
-    svc = wait_for(lambda: (s := describe(api, cluster, "web"))["runningCount"] == 1 and s)
+    svc = until(lambda: (s := describe(api, cluster, "web"))["runningCount"] == 1 and s)
 
     # A new task definition: a new PRIMARY deployment, rolled out within 100 % / 200 %.
     v2 = taskdef(api, unique("web2"))
     api.update_service(cluster=cluster, service="web", taskDefinition=v2)
-    svc = wait_for(lambda: (s := describe(api, cluster, "web"))["pendingCount"] == 1 and s)
+    svc = until(lambda: (s := describe(api, cluster, "web"))["pendingCount"] == 1 and s)
     primary = next(d for d in svc["deployments"] if d["status"] == "PRIMARY")
     assert primary["taskDefinition"] == v2 and primary["rolloutState"] == "IN_PROGRESS"
     assert [d["status"] for d in svc["deployments"]] == ["PRIMARY", "ACTIVE"]
     assert len(tasks(api, cluster, "web")) == 2  # max 200 % of 1; the old one keeps running
     (new,) = [t for t in tasks(api, cluster, "web") if t["taskDefinitionArn"] == v2]
     report(api, cluster, new, "RUNNING")
-    (old,) = wait_for(lambda: tasks(api, cluster, "web", "STOPPED")
-                      and [t for t in tasks(api, cluster, "web", "STOPPED")
-                           if t["taskDefinitionArn"] == v1 and t["lastStatus"] != "STOPPED"])
+    (old,) = until(lambda: tasks(api, cluster, "web", "STOPPED")
+                   and [t for t in tasks(api, cluster, "web", "STOPPED")
+                        if t["taskDefinitionArn"] == v1 and t["lastStatus"] != "STOPPED"])
     report(api, cluster, old, "STOPPED")
-    svc = wait_for(lambda: (s := describe(api, cluster, "web"))["deployments"][0][
+    svc = until(lambda: (s := describe(api, cluster, "web"))["deployments"][0][
         "rolloutState"] == "COMPLETED" and len(s["deployments"]) == 1 and s)
     assert svc["deployments"][0]["taskDefinition"] == v2
     assert f"(deployment {primary['id']}) deployment completed." in " ".join(events(svc))
@@ -165,11 +152,11 @@ def test_desired_count_scaling_rollout_and_delete(api: Any, srv: Server) -> None
     assert out["services"][0]["runningCount"] == 1
 
     api.delete_service(cluster=cluster, service="web", force=True)
-    (last,) = wait_for(lambda: [t for t in tasks(api, cluster, "web", "STOPPED")
-                                if t["lastStatus"] != "STOPPED"])
+    (last,) = until(lambda: [t for t in tasks(api, cluster, "web", "STOPPED")
+                             if t["lastStatus"] != "STOPPED"])
     assert describe(api, cluster, "web")["status"] == "DRAINING"
     report(api, cluster, last, "STOPPED")
-    wait_for(lambda: describe(api, cluster, "web")["status"] == "INACTIVE")
+    until(lambda: describe(api, cluster, "web")["status"] == "INACTIVE")
 
 
 def test_failing_deployment_trips_the_circuit_breaker_and_rolls_back(api: Any) -> None:
@@ -179,23 +166,25 @@ def test_failing_deployment_trips_the_circuit_breaker_and_rolls_back(api: Any) -
         cluster=cluster, serviceName="cb", taskDefinition=good, desiredCount=3,
         deploymentConfiguration={"deploymentCircuitBreaker": {"enable": True, "rollback": True}},
     )
-    for t in wait_for(lambda: len(x := tasks(api, cluster, "cb")) == 3 and x):
+    for t in until(lambda: len(x := tasks(api, cluster, "cb")) == 3 and x):
         report(api, cluster, t, "RUNNING")
-    first = wait_for(lambda: has_event(api, cluster, "cb", "deployment completed"))
+    first = until(lambda: has_event(api, cluster, "cb", "deployment completed"))
     first_id = first["deployments"][0]["id"]
 
     bad = taskdef(api, unique("bad"), image="no-such-image")
     api.update_service(cluster=cluster, service="cb", taskDefinition=bad)
-    failed = 0
-    deadline = time.monotonic() + 20
-    while not has_event(api, cluster, "cb", "deployment failed: tasks failed to start"):
-        assert time.monotonic() < deadline, describe(api, cluster, "cb")
+    failed: list[str] = []
+
+    def bad_tasks_fail() -> dict[str, Any] | None:
+        """Play the agents: every task of the bad deployment fails to start."""
         for t in tasks(api, cluster, "cb"):
             if t["taskDefinitionArn"] == bad and t["lastStatus"] != "STOPPED":
                 report(api, cluster, t, "STOPPED", exit_code=1)
-                failed += 1
-        time.sleep(0.05)
-    assert failed == 3  # threshold: 0.5 x 3, at least 3
+                failed.append(t["taskArn"])
+        return has_event(api, cluster, "cb", "deployment failed: tasks failed to start")
+
+    until(bad_tasks_fail)
+    assert len(failed) == 3  # threshold: 0.5 x 3, at least 3
 
     # ECS rolls back with a new PRIMARY deployment of the last COMPLETED one's task definition
     svc = describe(api, cluster, "cb")
@@ -219,7 +208,7 @@ def test_failing_deployment_trips_the_circuit_breaker_and_rolls_back(api: Any) -
         s = describe(api, cluster, "cb")
         return s if s["deployments"][0]["rolloutState"] == "COMPLETED" else None
 
-    svc = wait_for(agent_reports)
+    svc = until(agent_reports)
     (primary,) = svc["deployments"]
     assert primary["id"] == rollback["id"] and primary["taskDefinition"] == good
     assert svc["taskDefinition"] == good and svc["runningCount"] == 3
@@ -233,22 +222,22 @@ def test_draining_an_instance_moves_its_tasks(api: Any) -> None:
     cluster, (a, b) = setup_cluster(api)
     api.create_service(cluster=cluster, serviceName="d", taskDefinition=taskdef(api, unique("d")),
                        desiredCount=2)
-    for t in wait_for(lambda: len(x := tasks(api, cluster, "d")) == 2 and x):
+    for t in until(lambda: len(x := tasks(api, cluster, "d")) == 2 and x):
         report(api, cluster, t, "RUNNING")
-    wait_for(lambda: has_event(api, cluster, "d", "has reached a steady state."))
+    until(lambda: has_event(api, cluster, "d", "has reached a steady state."))
 
     api.update_container_instances_state(cluster=cluster, containerInstances=[a],
                                          status="DRAINING")
-    (moved,) = wait_for(lambda: [t for t in tasks(api, cluster, "d")
-                                 if t["lastStatus"] == "PENDING"] or None)
+    (moved,) = until(lambda: [t for t in tasks(api, cluster, "d")
+                              if t["lastStatus"] == "PENDING"] or None)
     assert moved["containerInstanceArn"] == b
     report(api, cluster, moved, "RUNNING")
-    (old,) = wait_for(lambda: [t for t in tasks(api, cluster, "d", "STOPPED")
-                               if t["lastStatus"] != "STOPPED"] or None)
+    (old,) = until(lambda: [t for t in tasks(api, cluster, "d", "STOPPED")
+                            if t["lastStatus"] != "STOPPED"] or None)
     assert old["containerInstanceArn"] == a
     report(api, cluster, old, "STOPPED")
-    wait_for(lambda: {t["containerInstanceArn"] for t in tasks(api, cluster, "d")} == {b}
-             and describe(api, cluster, "d")["runningCount"] == 2)
+    until(lambda: {t["containerInstanceArn"] for t in tasks(api, cluster, "d")} == {b}
+          and describe(api, cluster, "d")["runningCount"] == 2)
 
 
 def test_unplaceable_service_says_why(api: Any) -> None:
@@ -258,7 +247,7 @@ def test_unplaceable_service_says_why(api: Any) -> None:
         containerDefinitions=[{"name": "app", "image": "busybox", "memory": 8192}],
     )["taskDefinition"]["taskDefinitionArn"])
     api.create_service(cluster=cluster, serviceName="big", taskDefinition=big, desiredCount=1)
-    svc = wait_for(lambda: has_event(api, cluster, "big", "was unable to place a task"))
+    svc = until(lambda: has_event(api, cluster, "big", "was unable to place a task"))
     (msg,) = [m for m in events(svc) if "unable to place" in m]
     assert "has insufficient memory available" in msg
     assert msg.endswith("see the Troubleshooting section of the Amazon ECS Developer Guide.")
@@ -268,6 +257,6 @@ def test_daemon_service_runs_one_task_per_instance(api: Any, tmp_path: Path) -> 
     cluster, arns = setup_cluster(api)
     api.create_service(cluster=cluster, serviceName="agent", schedulingStrategy="DAEMON",
                        taskDefinition=taskdef(api, unique("dm")))
-    svc = wait_for(lambda: has_event(api, cluster, "agent", "has started 2 tasks"))
+    svc = until(lambda: has_event(api, cluster, "agent", "has started 2 tasks"))
     assert svc["desiredCount"] == 2
     assert sorted(t["containerInstanceArn"] for t in tasks(api, cluster, "agent")) == sorted(arns)

@@ -81,7 +81,9 @@ def test_docker_service_answers_heals_and_rolls_back(
         # An image that cannot start trips the circuit breaker and rolls back.
         bad = ecs.register_task_definition(family=family, containerDefinitions=[
             _httpd("portside-test/no-such-image:latest")])["taskDefinition"]["taskDefinitionArn"]
-        ecs.update_service(cluster="default", service="web", taskDefinition=bad)
+        (bad_id,) = [d["id"] for d in ecs.update_service(
+            cluster="default", service="web", taskDefinition=bad)["service"]["deployments"]
+            if d["status"] == "PRIMARY"]
 
         def rolled_back() -> bool:
             svc = ecs.describe_services(cluster="default", services=["web"])["services"][0]
@@ -90,7 +92,10 @@ def test_docker_service_answers_heals_and_rolls_back(
 
         until(rolled_back, timeout=240, every=1)
         events = ecs.describe_services(cluster="default", services=["web"])["services"][0]["events"]
-        assert any("fail" in e["message"].lower() for e in events)
+        # (the FAILED deployment itself leaves the list once the rollback completes: its
+        # event stays)
+        assert f"(service web) (deployment {bad_id}) deployment failed: tasks failed to start." in {
+            e["message"] for e in events}
     finally:
         try:
             stop_everything(srv.client())
