@@ -46,7 +46,6 @@ API_PORTS = [{"name": "api", "containerPort": 8080, "appProtocol": "http"}]
     ("service", "mode", "message"),
     [
         ({"tls": {"issuerCertificateAuthority": {}}}, "awsvpc", "awsPcaAuthorityArn"),
-        ({"tls": TLS}, "bridge", "awsvpc network mode only"),
         ({"tls": TLS, "ingressPortOverride": 8080}, "awsvpc", "container port"),
     ],
 )
@@ -147,6 +146,45 @@ def test_tls_service_gets_certificates_and_policies_reach_callers(server: Server
             assert upstream["loadBalancing"] == "least_request"
             assert upstream["outlier"] == {"consecutive5xx": 3}
             assert _section(pushed, client_task)["tls"] == theirs["tls"]
+        finally:
+            await agent.close()
+
+    asyncio.run(body())
+
+
+def test_bridge_tls_service_is_accepted_and_its_task_gets_a_certificate(server: Server) -> None:
+    """As in ECS, TLS works in the bridge mode too: the task's inbound listener (on its
+    ingress host port) takes mTLS, with a certificate naming the discovery name."""
+    ecs = server.client()
+    cluster = unique("tlsb")
+    ecs.create_cluster(clusterName=cluster)
+    instance = register_instance(ecs, cluster, cpu=4096, memory=8192)
+    ecs.create_service(
+        cluster=cluster, serviceName="api", taskDefinition=_td(ecs, API_PORTS, "bridge"),
+        desiredCount=1,
+        serviceConnectConfiguration={"enabled": True, "namespace": _namespace(server),
+                                     "services": [{"portName": "api", "tls": TLS,
+                                                   "clientAliases": [{"port": 8080}]}]},
+    )
+    described = ecs.describe_services(cluster=cluster, services=["api"])["services"][0]
+    assert described["deployments"][0]["serviceConnectConfiguration"]["services"][0]["tls"] == TLS
+    (task,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName="api")["taskArns"])
+
+    async def body() -> None:
+        agent = await connect(server, cluster, instance)
+        try:
+            manifest = await agent.next("TaskManifest", when=lambda m: _section(m, task))
+            section = _section(manifest, task)
+            (inbound,) = section["inbound"]
+            assert (inbound["ingressPort"], inbound["tls"]) == (15443, True)
+            (upstream,) = section["upstreams"]
+            assert upstream["tls"] is True
+            ca = x509.load_pem_x509_certificate(section["tls"]["certificateAuthority"].encode())
+            cert = x509.load_pem_x509_certificate(section["tls"]["certificate"].encode())
+            cert.verify_directly_issued_by(ca)
+            sans = cert.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+            assert sans == ["api"]
         finally:
             await agent.close()
 

@@ -27,12 +27,13 @@ gets an ``ingress_port`` (``ingressPortOverride``, else the first free port from
 15443 — see :func:`_ingress_port`) where the proxy's inbound listener takes the
 traffic in front of the application. In the awsvpc mode Cloud Map registers that
 port on the task's address, so callers' proxies reach the application through it
-(plaintext or mTLS). In the bridge mode (TLS is awsvpc-only) the task's proxy runs
-on the host, where the tasks of one instance cannot share a port: as ECS does, its
-agent binds the inbound listener on an ephemeral host port and reports it as a
-network binding of the application's container whose ``containerPort`` is the
-ingress port; Cloud Map registers that binding's host port (``ingress_reported``
-in :func:`registries`), and a task is registered only once it was reported.
+(plaintext or mTLS). In the bridge mode the task's proxy runs on the host, where
+the tasks of one instance cannot share a port: as ECS does, its agent binds the
+inbound listener on an ephemeral host port and reports it as a network binding of
+the application's container whose ``containerPort`` is the ingress port; Cloud Map
+registers that binding's host port (``ingress_reported`` in :func:`registries`),
+and a task is registered only once it was reported. That listener takes mTLS for a
+TLS port just as the awsvpc one does.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def _service(
     override = s.get("ingress_port_override")
     if override is not None and not 1 <= override <= 65535:
         raise InvalidParameterException("ingressPortOverride must be between 1 and 65535.")
-    tls = _tls(s.get("tls"), mode)
+    tls = _tls(s.get("tls"))
     timeout = dict(s.get("timeout") or {})
     if "per_request_timeout_seconds" in timeout and protocol not in HTTP_PROTOCOLS:
         raise InvalidParameterException(
@@ -243,8 +244,9 @@ def _dns_name_ok(name: Any) -> bool:
     return isinstance(name, str) and bool(_DNS_NAME.match(name)) and all(name.split("."))
 
 
-def _tls(raw: Any, mode: str) -> dict[str, Any] | None:
-    """A service's ``tls`` checked: an issuer CA ARN is required (portside's CA signs)."""
+def _tls(raw: Any) -> dict[str, Any] | None:
+    """A service's ``tls`` checked: an issuer CA ARN is required (portside's CA signs).
+    Either network mode: as in ECS, a bridge task's ingress host port takes mTLS too."""
     if not raw:
         return None
     tls = dict(raw)
@@ -254,11 +256,6 @@ def _tls(raw: Any, mode: str) -> dict[str, Any] | None:
         raise InvalidParameterException(
             "tls.issuerCertificateAuthority.awsPcaAuthorityArn must be the ARN of a "
             "certificate authority."
-        )
-    if mode != "awsvpc":
-        raise InvalidParameterException(
-            "portside supports Service Connect TLS in the awsvpc network mode only (in bridge "
-            "mode each task's proxy takes traffic on an ephemeral host port)."
         )
     return tls
 
