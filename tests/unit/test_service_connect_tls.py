@@ -97,6 +97,7 @@ def test_policy_tags_are_checked_and_become_upstream_settings() -> None:
         ("portside:retry.maxRetries", "11", "between 0 and 10"),
         ("portside:outlier.enabled", "yes", "true or false"),
         ("portside:retry.backoff", "1", "Unknown Service Connect policy tag"),
+        ("portside:outlier.typo", "1", r"known: .*portside:outlier\.enabled"),
         ("portside:loadBalancing", "random", "round_robin, least_request"),
     ]:
         with pytest.raises(InvalidParameterException, match=message):

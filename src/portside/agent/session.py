@@ -43,6 +43,21 @@ CLOSE_REPLACED = 4000  # a newer session for this instance took over
 CLOSE_DEREGISTERED = 4004  # the instance is not registered any more
 
 
+
+UNSPECIFIED = ("0.0.0.0", "::")
+
+
+def poll_url(found: str, known: str) -> str:
+    """The WebSocket endpoint to use: what DiscoverPollEndpoint answered (``ws://`` for
+    ``http://``), with the host the agent already reaches the API on when the answer names
+    none (a server listening on 0.0.0.0 or :: answers with that address)."""
+    url = URL(found or known.rstrip("/") + "/")
+    if url.scheme in ("http", "https"):
+        url = url.with_scheme("ws" if url.scheme == "http" else "wss")
+    if url.host in UNSPECIFIED:
+        url = url.with_host(str(URL(known).host))
+    return str(url)
+
 class InstanceDeregistered(Exception):
     """The control plane no longer knows this container instance: the agent must not go on."""
 
@@ -163,9 +178,7 @@ class Session:
         found = await self.client.call(
             "DiscoverPollEndpoint", {"containerInstance": self.instance_arn, "cluster": self.cluster_arn}
         )
-        endpoint = str(found.get("endpoint") or self.client.endpoint + "/")
-        if endpoint.startswith("http"):
-            endpoint = "ws" + endpoint[4:]
+        endpoint = poll_url(str(found.get("endpoint") or ""), self.client.endpoint)
         url = self.client.websocket_url(endpoint, {
             "clusterArn": self.cluster_arn,
             "containerInstanceArn": self.instance_arn,

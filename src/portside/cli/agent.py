@@ -25,7 +25,9 @@ Drivers:
   process  tasks are host processes (entryPoint + command); each gets
            PORT, PORTSIDE_PORT_<containerPort>, PORTSIDE_ADDRESS and
            PORTSIDE_NETWORK_MODE in its environment; memory is enforced
-           as RLIMIT_AS, cpu is not enforced
+           as RLIMIT_AS, and where the agent may write cgroups each task
+           gets one (task cpu as a quota, memory as a limit); elsewhere
+           cpu counts for placement only
 Every container gets ECS_CONTAINER_METADATA_URI_V4 (task metadata v4).
 Killing the agent leaves its tasks running; started again with the same
 --state-dir it re-registers as the same instance and adopts them.

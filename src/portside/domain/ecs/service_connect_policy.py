@@ -68,7 +68,8 @@ def _value(key: str, raw: str) -> tuple[str, str, Any] | None:
     spec = _NUMBERS.get((group, name))
     if spec is None:
         if group in ("outlier", "retry"):
-            known = sorted(n for g, n in _NUMBERS if g == group)
+            known = sorted([n for g, n in _NUMBERS if g == group]
+                           + (["enabled"] if group == "outlier" else []))
             raise InvalidParameterException(
                 f"Unknown Service Connect policy tag {key}; known: "
                 + ", ".join(f"{PREFIX}{group}.{n}" for n in known) + "."
