@@ -184,11 +184,15 @@ def test_network_adds_the_reported_eni() -> None:
     assert apply_network(t, [ENI], {"web": [IFACE]}) is t
 
 
-def test_network_replaces_a_precreated_eni() -> None:
-    pre = {"id": "att-1", "type": "ElasticNetworkInterface", "status": "PRECREATED"}
+def test_network_updates_the_precreated_eni_and_keeps_its_subnet() -> None:
+    subnet = {"name": "subnetId", "value": "subnet-a"}
+    pre = {"id": "att-1", "type": "ElasticNetworkInterface", "status": "PRECREATED", "details": [subnet]}
     other = {"id": "x", "type": "Other", "status": "ATTACHED"}
     t = apply_network(_task(attachments=(pre, other)), [ENI])
-    assert t.attachments == (other, ENI)
+    assert t.attachments == ({**ENI, "details": [subnet, *ENI["details"]]}, other)
+    again = {**ENI, "details": [{"name": "privateIPv4Address", "value": "10.9.0.6"}]}
+    moved = apply_network(t, [again])
+    assert moved.attachments[0]["details"] == [subnet, *again["details"]]
 
 
 def test_attachment_status_by_arn() -> None:
@@ -199,3 +203,13 @@ def test_attachment_status_by_arn() -> None:
     assert moved.attachments[0]["status"] == "ATTACHED"
     assert apply_attachments(moved, [{"attachment_arn": arn, "status": "ATTACHED"}]) is moved
     assert apply_attachments(t, [{"attachment_arn": "x/other", "status": "ATTACHED"}]) is t
+
+
+def test_a_stopped_tasks_eni_is_deleted() -> None:
+    eni = {"id": "a1", "type": "ElasticNetworkInterface", "status": "ATTACHED",
+           "details": [{"name": "subnetId", "value": "subnet-1"}]}
+    other = {"id": "b2", "type": "Other", "status": "ATTACHED"}
+    running = apply_report(_task(attachments=(eni, other)), TaskReport(status="RUNNING"), at(1))
+    assert [a["status"] for a in running.attachments] == ["ATTACHED", "ATTACHED"]
+    stopped = apply_report(running, TaskReport(status="STOPPED"), at(2))
+    assert stopped.attachments == ({**eni, "status": "DELETED"}, other)

@@ -86,7 +86,7 @@ class Outbox:
         details = [{"name": "privateIPv4Address", "value": network.address or ""}]
         if network.mac_address:
             details.append({"name": "macAddress", "value": network.mac_address})
-        details.append({"name": "subnetId", "value": "subnet-portside"})
+        # No subnetId: the control plane put the task's own subnet on its PRECREATED attachment.
         details.append({"name": "networkInterfaceId", "value": "eni-" + attachment_id.replace("-", "")[:17]})
         if network.gateway:
             details.append({"name": "subnetGatewayIpv4Address", "value": network.gateway})

@@ -277,6 +277,10 @@ class Launcher:
             enable_execute_command=svc.enable_execute_command,
             task_id=uuid.UUID(int=self._rng.getrandbits(128), version=4).hex,
             platform_version=svc.platform_version,
+            network_configuration=(
+                d.network_configuration if d.network_configuration is not None
+                else svc.network_configuration
+            ),
         )  # fmt: skip
 
     def _tags(self, td: TaskDefinition) -> tuple[Tag, ...]:

@@ -167,6 +167,11 @@ def _stopped(
             c if c.last_status == "STOPPED" else dataclasses.replace(c, last_status="STOPPED")
             for c in containers
         ),
+        # the task's network interface goes with it (ECS: DETACHED, then DELETED)
+        "attachments": tuple(
+            {**a, "status": "DELETED"} if a.get("type") == "ElasticNetworkInterface" else a
+            for a in task.attachments
+        ),
     }
 
 
@@ -198,16 +203,21 @@ def apply_network(
 
     ECS shows a task's own address as the ``privateIPv4Address`` detail of its
     ElasticNetworkInterface attachment and on each container's network
-    interfaces. A reported attachment replaces the task's attachment with the
-    same id or, failing that, of the same type (a task has one ENI); the
-    others are kept. ``interfaces`` are per container name.
+    interfaces. A reported attachment updates, in place, the task's attachment
+    with the same id or, failing that, of the same type (a task has one ENI):
+    its fields and details (by name) are the reported ones, and details the
+    agent does not know (the ``subnetId`` given at creation) are kept. Other
+    attachments are left alone. ``interfaces`` are per container name.
     """
     kept = list(task.attachments)
     for new in attachments:
-        same = [a for a in kept if a.get("id") == new.get("id")] or [
-            a for a in kept if a.get("type") == new.get("type")
-        ]
-        kept = [a for a in kept if a not in same[:1]] + [dict(new)]
+        i = next((i for i, a in enumerate(kept) if a.get("id") == new.get("id")), None)
+        if i is None:
+            i = next((i for i, a in enumerate(kept) if a.get("type") == new.get("type")), None)
+        if i is None:
+            kept.append(dict(new))
+        else:
+            kept[i] = _merged(kept[i], new)
     named = interfaces or {}
     updated = dataclasses.replace(
         task,
@@ -220,6 +230,16 @@ def apply_network(
         ),
     )
     return task if updated == task else updated
+
+
+def _merged(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """``old`` attachment updated by ``new``: reported fields and details win, the rest stay."""
+    details = {d["name"]: dict(d) for d in old.get("details") or ()}
+    details.update({d["name"]: dict(d) for d in new.get("details") or ()})
+    merged = {**old, **new}
+    if details:
+        merged["details"] = list(details.values())
+    return merged
 
 
 def bump(task: Task) -> Task:

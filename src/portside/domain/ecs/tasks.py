@@ -61,10 +61,12 @@ def new_task(
     enable_execute_command: bool = False,
     task_id: str | None = None,
     platform_version: str | None = None,
+    network_configuration: Mapping[str, Any] | None = None,
 ) -> Task:
     """A task record for one placement (PROVISIONING for awsvpc or capacity providers).
 
-    A FARGATE task gets its platform version (LATEST: the current one) and family."""
+    A FARGATE task gets its platform version (LATEST: the current one) and family;
+    an awsvpc task its PRECREATED ENI attachment (:func:`eni_attachment`)."""
     tid = task_id or uuid.uuid4().hex
     arn = scope.ecs(f"task/{cluster.cluster_name}/{tid}")
     containers = tuple(
@@ -106,9 +108,30 @@ def new_task(
         client_token=client_token,
         service_arn=service_arn,
         enable_execute_command=enable_execute_command,
+        attachments=eni_attachment(arn, network_configuration) if td.network_mode == "awsvpc" else (),
         platform_version=fargate.platform_version(platform_version) if on_fargate else None,
         platform_family=fargate.PLATFORM_FAMILY if on_fargate else None,
     )
+
+
+def eni_attachment(arn: str, network_configuration: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """The ENI attachment ECS gives an awsvpc task when it creates it: PRECREATED, with its subnet.
+
+    The agent reports it ATTACHED with the address once it set the network up
+    (``task_state.apply_network`` keeps the subnet). ECS picks a subnet in the
+    instance's availability zone; portside's subnets are only names, so the
+    first one is as good as any. The id is the one the agent derives from the
+    task ARN (``agent.session._attachment_id``), so its report matches it.
+    """
+    subnets = ((network_configuration or {}).get("awsvpc_configuration") or {}).get("subnets") or ()
+    if not subnets:
+        return ()
+    return ({
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, arn + "#eni")),
+        "type": "ElasticNetworkInterface",
+        "status": "PRECREATED",
+        "details": [{"name": "subnetId", "value": subnets[0]}],
+    },)
 
 
 def _reservation(td: Any, overrides: Mapping[str, Any] | None) -> Reservation:
@@ -186,6 +209,7 @@ def run_task(
             platform_version=platform_version, started_by=started_by, overrides=overrides,
             tags=task_tags, client_token=client_token,
             enable_execute_command=bool(enable_execute_command),
+            network_configuration=network_configuration,
         )  # fmt: skip
         store.commit(tasks)
         return tasks, failures
@@ -214,6 +238,7 @@ def run_task(
             tags=task_tags,
             client_token=client_token,
             enable_execute_command=bool(enable_execute_command),
+            network_configuration=network_configuration,
         )
         for p in outcome.placements
     ]
@@ -229,6 +254,7 @@ def run_task(
             tags=task_tags,
             client_token=client_token,
             enable_execute_command=bool(enable_execute_command),
+            network_configuration=network_configuration,
         )
         for provider in outcome.waiting
     ]
@@ -321,6 +347,7 @@ def start_task(
             overrides=overrides,
             tags=task_tags,
             enable_execute_command=bool(enable_execute_command),
+            network_configuration=network_configuration,
         )
         for p in outcome.placements
     ]

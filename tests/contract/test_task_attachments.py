@@ -1,0 +1,162 @@
+"""An awsvpc task's ENI attachment, as ECS shows it: PRECREATED with its subnet, then ATTACHED.
+
+RunTask, StartTask and a service's scheduler give the task the attachment when
+they create it; the agent's TaskNetwork report (built here by the agent's own
+``Outbox``) adds the address and keeps the subnet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from portside.agent.drivers.base import TaskNetwork
+from portside.agent.session import Outbox
+from tests.conftest import make_server
+from tests.contract import ecs_fixtures
+from tests.contract.agent_client import connect, describe, register_instance, run
+from tests.helpers import Server, unique, until
+
+SUBNETS = ["subnet-0a1", "subnet-0b2"]
+NET = {"awsvpcConfiguration": {"subnets": SUBNETS, "securityGroups": ["sg-1"]}}
+
+
+def _awsvpc_setup(ecs: Any) -> tuple[str, str, str]:
+    cluster = ecs.create_cluster(clusterName=unique("att"))["cluster"]["clusterArn"]
+    td = ecs.register_task_definition(
+        family=unique("att"), networkMode="awsvpc",
+        containerDefinitions=[{"name": "web", "image": "busybox", "memory": 64, "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    return cluster, register_instance(ecs, cluster), td
+
+
+def _eni(task: dict[str, Any]) -> dict[str, Any]:
+    (eni,) = [a for a in task.get("attachments") or () if a["type"] == "ElasticNetworkInterface"]
+    return dict(eni)
+
+
+def _details(eni: dict[str, Any]) -> dict[str, str]:
+    return {d["name"]: d["value"] for d in eni["details"]}
+
+
+def _assert_precreated(task: dict[str, Any]) -> dict[str, Any]:
+    eni = _eni(task)
+    assert eni["status"] == "PRECREATED" and eni["id"]
+    assert eni["details"] == [{"name": "subnetId", "value": SUBNETS[0]}]
+    return eni
+
+
+def _report_network(srv: Server, cluster: str, instance: str, task_arn: str, address: str) -> None:
+    """Send the TaskNetwork message the agent sends once the task's network is up."""
+    box = Outbox()
+    box.task_network(task_arn, TaskNetwork("awsvpc", "169.254.170.2", address=address,
+                                           mac_address="02:42:0a:00:00:07"), ["web"])
+    (message,) = box.replay()
+
+    async def body() -> None:
+        agent = await connect(srv, cluster, instance)
+        try:
+            await agent.next("TaskManifest")
+            await agent.send(message)
+        finally:
+            await agent.close()
+
+    run(body())
+
+
+def _assert_attached(
+    srv: Server, cluster: str, instance: str, task_arn: str, precreated: dict[str, Any],
+    agent_cluster: str | None = None,
+) -> None:
+    """The agent (of ``instance``, in ``agent_cluster`` if not the task's) reports the network."""
+    ecs = srv.client()
+    _report_network(srv, agent_cluster or cluster, instance, task_arn, "10.0.3.7")
+
+    def attached() -> dict[str, Any] | None:
+        eni = _eni(describe(ecs, cluster, task_arn))
+        return eni if eni["status"] == "ATTACHED" else None
+
+    eni = until(attached, timeout=30)
+    assert eni["id"] == precreated["id"]
+    details = _details(eni)
+    assert details["subnetId"] == SUBNETS[0]
+    assert details["privateIPv4Address"] == "10.0.3.7"
+    assert details["macAddress"] == "02:42:0a:00:00:07"
+    assert details["networkInterfaceId"].startswith("eni-")
+    (container,) = describe(ecs, cluster, task_arn)["containers"]
+    assert container["networkInterfaces"] == [
+        {"attachmentId": eni["id"], "privateIpv4Address": "10.0.3.7"}
+    ]
+
+
+def test_run_task_precreates_the_eni_and_the_agent_attaches_it(server: Server) -> None:
+    ecs = server.client()
+    cluster, instance, td = _awsvpc_setup(ecs)
+    out = ecs.run_task(cluster=cluster, taskDefinition=td, networkConfiguration=NET)
+    assert out["failures"] == []
+    (task,) = out["tasks"]
+    precreated = _assert_precreated(task)
+    assert _eni(describe(ecs, cluster, task["taskArn"])) == precreated
+    _assert_attached(server, cluster, instance, task["taskArn"], precreated)
+
+
+def test_start_task_precreates_the_eni(server: Server) -> None:
+    ecs = server.client()
+    cluster, instance, td = _awsvpc_setup(ecs)
+    out = ecs.start_task(cluster=cluster, taskDefinition=td, networkConfiguration=NET,
+                         containerInstances=[instance])
+    (task,) = out["tasks"]
+    precreated = _assert_precreated(task)
+    _assert_attached(server, cluster, instance, task["taskArn"], precreated)
+
+
+def test_a_services_tasks_get_the_services_subnet(server: Server) -> None:
+    ecs = server.client()
+    cluster, instance, td = _awsvpc_setup(ecs)
+    name = unique("svc")
+    ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=td, desiredCount=1,
+                       networkConfiguration=NET)
+    (arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"], timeout=60)
+    precreated = _assert_precreated(describe(ecs, cluster, arn))
+    _assert_attached(server, cluster, instance, arn, precreated)
+
+
+def test_bridge_tasks_have_no_eni(server: Server) -> None:
+    ecs = server.client()
+    cluster = ecs.create_cluster(clusterName=unique("att"))["cluster"]["clusterArn"]
+    register_instance(ecs, cluster)
+    td = ecs.register_task_definition(
+        family=unique("att"),
+        containerDefinitions=[{"name": "web", "image": "busybox", "memory": 64, "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    (task,) = ecs.run_task(cluster=cluster, taskDefinition=td)["tasks"]
+    assert not task.get("attachments")
+
+
+@pytest.fixture(scope="module")
+def pool_server(store_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of its own with a Fargate pool (the pool serves every cluster of its server)."""
+    srv = make_server(store_backend, tmp_path_factory.mktemp(f"att-fargate-{store_backend}")).start()
+    yield srv
+    srv.stop()
+
+
+def test_a_fargate_task_gets_the_eni_too(pool_server: Server) -> None:
+    ecs = pool_server.client()
+    default = ecs.create_cluster(clusterName="default")["cluster"]["clusterArn"]
+    pool = ecs_fixtures.register_instance(
+        ecs, "default", cpu=4096, memory=8192,
+        attributes=[{"name": "portside.fargate-pool", "value": "true"}],
+    )
+    cluster = ecs.create_cluster(clusterName=unique("apps"))["cluster"]["clusterArn"]
+    td = ecs.register_task_definition(
+        family=unique("fg"), networkMode="awsvpc", requiresCompatibilities=["FARGATE"],
+        cpu="256", memory="512",
+        containerDefinitions=[{"name": "web", "image": "busybox", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    (task,) = ecs.run_task(cluster=cluster, taskDefinition=td, launchType="FARGATE",
+                           networkConfiguration=NET)["tasks"]
+    precreated = _assert_precreated(task)
+    _assert_attached(pool_server, cluster, pool, task["taskArn"], precreated, agent_cluster=default)
