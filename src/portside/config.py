@@ -51,6 +51,14 @@ class Settings:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    @property
+    def local_endpoint(self) -> str:
+        """The URL a process on this machine reaches the server at: a wildcard address
+        (``0.0.0.0``, ``::``) is where it listens, not where to connect."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
     def accepted_keys(self) -> dict[str, str]:
         """The key pairs a request may be signed with.
 

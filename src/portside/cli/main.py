@@ -128,7 +128,10 @@ def up(
     if count and driver == "auto":
         driver = "docker" if docker_answers() else "process"
         why = " (a Docker engine answers)" if driver == "docker" else " (no Docker engine answers)"
-    agents = LocalAgents(settings.endpoint, Path(settings.data_dir), driver, region)
+    # the agents register with the file's first key pair: the dev pair is refused then
+    first = next(iter(settings.credentials.items())) if settings.credentials else None
+    agents = LocalAgents(settings.local_endpoint, Path(settings.data_dir), driver,
+                         region, first)  # fmt: skip
 
     def ready(app: Any) -> None:
         store = settings.database_url or str(Path(settings.data_dir) / "portside.db")
@@ -145,10 +148,13 @@ def up(
             click.echo(f"  credentials: {len(keys)} key pair(s) from {credentials}")
         else:
             click.echo("  credentials (dev, loopback only): access key 'test', secret 'test'")
+        key_id, secret = (first[0], "...") if first else ("test", "test")
         click.echo(
-            f"  try: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 "
-            f"aws --endpoint-url {settings.endpoint} ecs list-clusters"
+            f"  try: AWS_ACCESS_KEY_ID={key_id} AWS_SECRET_ACCESS_KEY={secret} "
+            f"AWS_DEFAULT_REGION={region} aws --endpoint-url {agents.endpoint} ecs list-clusters"
         )
+        if first:  # a secret is never printed: the user fills it in
+            click.echo(f"       (... = the secret of {key_id} in {credentials})")
         if count:
             ensure_default_cluster(app, region)
             zones = zone_names(azs, region)
@@ -161,8 +167,12 @@ def up(
                 click.echo("  fargate:  a Fargate pool with this machine's capacity (--no-fargate: none)")
         sys.stdout.flush()
 
+    from portside.store.lock import StoreLocked
+
     try:
         run(settings, ready)
+    except StoreLocked as exc:  # another server owns this database: refused, nothing written
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on {settings.endpoint}: {exc.strerror}. "

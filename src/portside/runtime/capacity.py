@@ -100,15 +100,6 @@ def make_launchers(app: App) -> dict[str, Launcher]:
     }
 
 
-def local_endpoint(app: App) -> str:
-    """The control plane's URL as a process on this machine reaches it."""
-    host = app.settings.host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{app.settings.port}"
-
-
 async def run(app: App, stop: asyncio.Event,
               clock: Callable[[], datetime] | None = None) -> None:  # fmt: skip
     clock = clock or (lambda: datetime.now(UTC))
@@ -117,7 +108,7 @@ async def run(app: App, stop: asyncio.Event,
         seconds=_seconds("PORTSIDE_SCALE_IN_AFTER", SCALE_IN_AFTER.total_seconds()))
     scaling = Scaling(app.store, scale_in_after)
     launchers = make_launchers(app)
-    groups = Groups(app.store, launchers, local_endpoint(app), clock, period)
+    groups = Groups(app.store, launchers, app.settings.local_endpoint, clock, period)
     app.extras["capacity"] = scaling
     wake = asyncio.Event()
 

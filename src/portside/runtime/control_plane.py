@@ -1,8 +1,9 @@
-"""Run the control plane: open the store, serve the API, stop cleanly on a signal."""
+"""Run the control plane: lock and open the store, serve the API, stop cleanly on a signal."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable
 
@@ -13,9 +14,19 @@ from portside.api.server import make_app
 from portside.config import Settings
 from portside.runtime.components import components
 from portside.runtime.dns_component import start_dns
+from portside.store.lock import lock_store
 
 
 async def serve(settings: Settings, on_ready: Callable[[App], None] | None = None) -> None:
+    # before the store opens (and migrates): a second server on this database is refused
+    held = lock_store(settings.store_url, f"portside pid {os.getpid()} at {settings.endpoint}")
+    try:
+        await _serve(settings, on_ready)
+    finally:
+        held.release()
+
+
+async def _serve(settings: Settings, on_ready: Callable[[App], None] | None) -> None:
     app = App.open(settings)
     runner = web.AppRunner(make_app(app), access_log=None, handle_signals=False)
     await runner.setup()

@@ -4,7 +4,9 @@ Each agent is its own ``portside agent`` process with its own state directory,
 so ``--instances 3 --azs a,b,c`` gives three container instances in three
 zones, and a crash of one leaves the others running. Unless ``--no-fargate``,
 one more agent is the Fargate pool (docs/fargate.md): hidden from the API, it
-runs the FARGATE tasks. They stop with the control plane.
+runs the FARGATE tasks. They stop with the control plane. With ``--credentials``
+they register with the file's first key pair (the dev pair is refused then),
+passed in their environment so it shows on no command line.
 """
 
 from __future__ import annotations
@@ -81,7 +83,16 @@ class LocalAgents:
     data_dir: Path
     driver: str
     region: str = "us-east-1"
+    keys: tuple[str, str] | None = None
+    """The bootstrap key pair agents register with (None: the agent's default, test/test)."""
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        """The agents' environment: ours plus the key pair, never on a command line."""
+        env = dict(os.environ)
+        if self.keys is not None:
+            env.update(PORTSIDE_AGENT_ACCESS_KEY=self.keys[0], PORTSIDE_AGENT_SECRET_KEY=self.keys[1])
+        return env
 
     def start(self, count: int, zones: list[str], cpu: int | None, memory: int | None) -> list[str]:
         """Start ``count`` agents round-robin over ``zones``; return their log paths."""
@@ -90,7 +101,7 @@ class LocalAgents:
             state = self.data_dir / "agents" / f"agent-{i}"
             args = agent_args(self.endpoint, "default", self.driver, state, self.region,
                               zones[i % len(zones)], cpu=cpu, memory=memory)  # fmt: skip
-            self.procs.append(spawn_agent(args, state))
+            self.procs.append(spawn_agent(args, state, self.env()))
             logs.append(str(state / "agent.log"))
         return logs
 
@@ -100,20 +111,10 @@ class LocalAgents:
         from portside.domain.ecs.fargate import POOL_ATTRIBUTE
 
         state = self.data_dir / "agents" / "fargate-pool"
-        state.mkdir(parents=True, exist_ok=True)
-        args = [
-            sys.executable, "-m", "portside.cli.main", "agent",
-            "--endpoint", self.endpoint, "--cluster", "default", "--driver", self.driver,
-            "--state-dir", str(state), "--region", self.region, "--az", zone,
-            "--instance-type", "fargate", "--attribute", f"{POOL_ATTRIBUTE}=true",
-        ]
-        log = state / "agent.log"
-        with open(log, "ab") as out:
-            self.procs.append(
-                subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                 env=dict(os.environ), start_new_session=True)
-            )
-        return str(log)
+        args = agent_args(self.endpoint, "default", self.driver, state, self.region, zone,
+                          instance_type="fargate", attributes=((POOL_ATTRIBUTE, "true"),))
+        self.procs.append(spawn_agent(args, state, self.env()))
+        return str(state / "agent.log")
 
     def stop(self, timeout: float = 20) -> None:
         for p in self.procs:

@@ -6,7 +6,9 @@ documents at start-up into per-kind dictionaries (plus a per-parent index, so
 each mutation durable before it becomes visible: ``commit`` writes the batch and
 bumps the revision in one SQL transaction, and only then updates memory. The
 revision update is conditional (``WHERE value = expected``), so a second
-process writing the same database is detected instead of silently merged.
+process writing the same database is detected instead of silently merged (a
+second server is refused at start before that: store/lock.py; this is the
+safety net).
 
 SQLite runs in WAL mode with ``synchronous=FULL``: a commit that returned has
 reached the disk. PostgreSQL is chosen by URL.
