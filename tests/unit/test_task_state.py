@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -16,8 +17,11 @@ from portside.domain.ecs.task_state import (
     apply_health,
     apply_network,
     apply_report,
+    report_network,
 )
 from portside.domain.errors import InvalidParameterException
+from portside.domain.kinds import KINDS
+from portside.store.store import Store, sqlite_url
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ARN = "arn:aws:ecs:us-east-1:000000000000:task/c/abc"
@@ -213,3 +217,16 @@ def test_a_stopped_tasks_eni_is_deleted() -> None:
     assert [a["status"] for a in running.attachments] == ["ATTACHED", "ATTACHED"]
     stopped = apply_report(running, TaskReport(status="STOPPED"), at(2))
     assert stopped.attachments == ({**eni, "status": "DELETED"}, other)
+
+
+def test_a_network_report_after_the_stop_leaves_the_eni_deleted(tmp_path: Path) -> None:
+    # the session's TaskNetwork and SubmitTaskStateChange race; a reconnecting agent replays
+    eni = {"id": "a1", "type": "ElasticNetworkInterface", "status": "ATTACHED",
+           "details": [{"name": "subnetId", "value": "subnet-1"}]}
+    stopped = apply_report(_task(attachments=(eni,)), TaskReport(status="STOPPED"), at(2))
+    store = Store(sqlite_url(tmp_path), KINDS)
+    store.commit([stopped])
+    late = {**eni, "details": [{"name": "privateIPv4Address", "value": "10.0.0.9"}]}
+    assert report_network(store, INSTANCE, ARN, [late]) == stopped
+    found = store.get(Task.KIND, ARN)
+    assert isinstance(found, Task) and found.attachments[0]["status"] == "DELETED"

@@ -417,8 +417,12 @@ def report_network(
     attachments: Sequence[Mapping[str, Any]],
     interfaces: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> Task | None:
-    """Record a task's network reported over its instance's session."""
+    """Record a task's network reported over its instance's session. A report that comes
+    after the task stopped (the session and SubmitTaskStateChange race; a reconnecting agent
+    replays its last messages) changes nothing: its interface is gone."""
     found = store.get(Task.KIND, task_arn)
     if not isinstance(found, Task) or found.container_instance_arn != instance_arn:
         return None
+    if found.last_status == "STOPPED":
+        return found
     return _commit_if_changed(store, found, apply_network(found, attachments, interfaces))
