@@ -53,7 +53,7 @@ class Cluster:
         return dict(self.ecs.describe_tasks(cluster=self.name, tasks=[arn])["tasks"][0])
 
     def wait(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
-        return until(lambda: _when(self.describe(arn), status), timeout, f"{arn} {status}", self)
+        return dict(until(lambda: _when(self.describe(arn), status), timeout, f"{arn} {status}", self))
 
     def stop_everything(self) -> None:
         arns = self.ecs.list_tasks(cluster=self.name, desiredStatus="RUNNING")["taskArns"]
