@@ -1,8 +1,10 @@
-"""An awsvpc task's ENI attachment, as ECS shows it: PRECREATED with its subnet, then ATTACHED.
+"""An awsvpc task's ENI attachment, as ECS shows it: PRECREATED with its subnet, then
+ATTACHED, and DELETED once the agent reports the task STOPPED.
 
 RunTask, StartTask and a service's scheduler give the task the attachment when
 they create it; the agent's TaskNetwork report (built here by the agent's own
-``Outbox``) adds the address and keeps the subnet.
+``Outbox``) adds the address and keeps the subnet; its SubmitTaskStateChange for
+the stopped task deletes the attachment (ECS: DETACHED, then DELETED).
 """
 
 from __future__ import annotations
@@ -100,6 +102,54 @@ def test_run_task_precreates_the_eni_and_the_agent_attaches_it(server: Server) -
     precreated = _assert_precreated(task)
     assert _eni(describe(ecs, cluster, task["taskArn"])) == precreated
     _assert_attached(server, cluster, instance, task["taskArn"], precreated)
+
+
+def _report(srv: Server, cluster: str, instance: str, task_arn: str, status: str) -> None:
+    """The agent's SubmitTaskStateChange for the task, signed with its instance keys."""
+
+    async def body() -> None:
+        agent = await connect(srv, cluster, instance)
+        try:
+            await agent.next("Credentials")
+            agent.ecs(srv).submit_task_state_change(
+                cluster=cluster, task=task_arn, status=status,
+                containers=[{"containerName": "web", "status": status,
+                             **({"exitCode": 0} if status == "STOPPED" else {})}])
+        finally:
+            await agent.close()
+
+    run(body())
+
+
+def test_the_eni_is_deleted_once_the_agent_reports_the_task_stopped(server: Server) -> None:
+    ecs = server.client()
+    cluster, instance, td = _awsvpc_setup(ecs)
+    (task,) = ecs.run_task(cluster=cluster, taskDefinition=td, networkConfiguration=NET)["tasks"]
+    arn = task["taskArn"]
+    _assert_attached(server, cluster, instance, arn, _assert_precreated(task))
+    _report(server, cluster, instance, arn, "RUNNING")
+    attached = _eni(describe(ecs, cluster, arn))
+    ecs.stop_task(cluster=cluster, task=arn, reason="done")
+    # still attached while the agent stops the task
+    stopping = describe(ecs, cluster, arn)
+    assert (stopping["lastStatus"], stopping["desiredStatus"]) == ("RUNNING", "STOPPED")
+    assert _eni(stopping) == attached
+    _report(server, cluster, instance, arn, "STOPPED")
+    stopped = describe(ecs, cluster, arn)
+    assert stopped["lastStatus"] == "STOPPED"
+    assert _eni(stopped) == {**attached, "status": "DELETED"}  # id and details kept
+
+
+def test_the_eni_is_deleted_when_a_task_the_agent_never_started_stops(server: Server) -> None:
+    # StopTask stops a task still PROVISIONING (its agent has not reported it) at once
+    ecs = server.client()
+    cluster, _instance, td = _awsvpc_setup(ecs)
+    (task,) = ecs.run_task(cluster=cluster, taskDefinition=td, networkConfiguration=NET)["tasks"]
+    precreated = _assert_precreated(task)
+    ecs.stop_task(cluster=cluster, task=task["taskArn"], reason="done")
+    stopped = describe(ecs, cluster, task["taskArn"])
+    assert stopped["lastStatus"] == "STOPPED"
+    assert _eni(stopped) == {**precreated, "status": "DELETED"}
 
 
 def test_start_task_precreates_the_eni(server: Server) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.agent.e2e import Cluster, cluster, until
+from tests.e2e.deployment_limits import processes
 from tests.helpers import unique
 
 pytestmark = pytest.mark.slow
@@ -34,21 +35,6 @@ def _task_definition(c: Cluster, marker: str) -> str:
         "entryPoint": [sys.executable, "-c"], "command": [SLEEPER], "stopTimeout": 2,
         "environment": [{"name": "E2E_MARKER", "value": marker}],
     }])
-
-
-def _processes(marker: str) -> set[int]:
-    """Live (not zombie) processes with ``marker`` in their environment."""
-    out: set[int] = set()
-    needle = f"E2E_MARKER={marker}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            if needle not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                out.add(int(entry.name))
-    return out
 
 
 def _recorded(c: Cluster) -> dict[str, int]:
@@ -102,7 +88,7 @@ def test_a_frozen_agent_loses_its_tasks_and_stops_them_when_it_thaws(
             first = until(lambda: _running(c, "svc", 4), 120, "4 RUNNING", c)
             lost = [t for t in first if t["containerInstanceArn"] == frozen.instance_arn]
             assert len(lost) == 2  # spread over the two instances
-            until(lambda: _processes(marker) == _pids_of(c, first)
+            until(lambda: processes(marker) == _pids_of(c, first)
                   and len(_pids_of(c, first)) == 4, 60, "4 task processes", c)
             lost_pids = _pids_of(c, lost)
 
@@ -122,20 +108,20 @@ def test_a_frozen_agent_loses_its_tasks_and_stops_them_when_it_thaws(
             instance_id = str(frozen.instance_arn).rsplit("/", 1)[-1]
             assert all(instance_id in t["stoppedReason"] for t in gone), gone  # why: its agent
             # Nobody can have stopped the lost tasks' processes: their agent is frozen.
-            assert lost_pids <= _processes(marker)
-            until(lambda: _processes(marker) == _pids_of(c, replaced) | lost_pids, 60,
+            assert lost_pids <= processes(marker)
+            until(lambda: processes(marker) == _pids_of(c, replaced) | lost_pids, 60,
                   "the replacements' processes", c)
 
             frozen.proc.send_signal(signal.SIGCONT)
             until(lambda: _connected(c, frozen.instance_arn), 120, "agentConnected true", c)
             until(lambda: all(t["lastStatus"] == "STOPPED" for t in c.ecs.describe_tasks(
                 cluster=c.name, tasks=arns)["tasks"]), 120, "the lost tasks STOPPED", c)
-            until(lambda: not lost_pids & _processes(marker), 60, "their processes exit", c)
+            until(lambda: not lost_pids & processes(marker), 60, "their processes exit", c)
             # Exactly the desired tasks, each with one process, the thawed agent runs none.
             final = _running(c, "svc", 4)
             assert final is not None
             assert {t["taskArn"] for t in final} == {t["taskArn"] for t in replaced}
-            assert _processes(marker) == _pids_of(c, final)
+            assert processes(marker) == _pids_of(c, final)
             assert len(_pids_of(c, final)) == 4
         finally:
             if frozen.proc.poll() is None:
@@ -153,12 +139,12 @@ def test_a_killed_agent_adopts_its_service_tasks_when_restarted(tmp_path: Path) 
                                  taskDefinition=_task_definition(c, marker), desiredCount=3)
             first = until(lambda: _running(c, "svc", 3), 120, "3 RUNNING", c)
             before = {t["taskArn"]: t["containers"][0]["runtimeId"] for t in first}
-            until(lambda: _processes(marker) == _pids_of(c, first)
+            until(lambda: processes(marker) == _pids_of(c, first)
                   and len(_pids_of(c, first)) == 3, 60, "3 task processes", c)
             pids = _recorded(c)
 
             agent.kill()  # SIGKILL: the task processes live on
-            assert _processes(marker) == set(pids.values())
+            assert processes(marker) == set(pids.values())
             agent.start()
             assert agent.starts == 2
 
@@ -171,9 +157,9 @@ def test_a_killed_agent_adopts_its_service_tasks_when_restarted(tmp_path: Path) 
             assert same == before  # the same tasks, the same containers
             assert _tasks(c, "svc", "STOPPED") == []  # nothing was replaced
             assert {a: p for a, p in _recorded(c).items() if a in before} == pids
-            until(lambda: _processes(marker) == _pids_of(c, after)
+            until(lambda: processes(marker) == _pids_of(c, after)
                   and len(_pids_of(c, after)) == 4, 60, "4 task processes", c)
-            assert set(pids.values()) <= _processes(marker)  # adopted, not started again
+            assert set(pids.values()) <= processes(marker)  # adopted, not started again
         finally:
             with contextlib.suppress(Exception):
                 c.ecs.delete_service(cluster=c.name, service="svc", force=True)

@@ -10,21 +10,21 @@ Docker really runs for the service, and checks the limits on each.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.agent.e2e import needs_docker
+from tests.e2e.deployment_limits import Census, Limits, census, within_limits_until
 from tests.helpers import Server, stop_everything, unique, until
 from tests.support.images import ensure_busybox_image
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 
 DESIRED, MIN_PERCENT, MAX_PERCENT = 4, 75, 125
-MIN_RUNNING, MAX_ALIVE = 3, 5  # ceil(4 * 0.75), floor(4 * 1.25)
+LIMITS = Limits(DESIRED, MIN_PERCENT, MAX_PERCENT)  # 3 running at least, 5 alive at most
 
 
 def _httpd(image: str, revision: str) -> dict[str, Any]:
@@ -34,54 +34,13 @@ def _httpd(image: str, revision: str) -> dict[str, Any]:
             "portMappings": [{"containerPort": 80}], "stopTimeout": 2}
 
 
-@dataclass
-class Census:
-    alive: list[dict[str, Any]]
-    """The service's tasks that have not STOPPED (pending, running, or stopping)."""
-    running: list[dict[str, Any]]
-    """RUNNING tasks that are meant to keep running."""
-    containers: set[str]
-    """Task ARNs of the service's containers Docker runs."""
+def _containers(api: Any, family: str) -> Callable[[], set[str]]:
+    """Task ARNs of the containers Docker runs for the family's tasks."""
+    def look() -> set[str]:
+        return {c.labels["com.amazonaws.ecs.task-arn"] for c in api.containers.list(
+            filters={"label": f"com.amazonaws.ecs.task-definition-family={family}"})}
 
-    def __str__(self) -> str:
-        rows = [f"{t['taskArn'][-8:]} {t['lastStatus']}/{t['desiredStatus']} "
-                f"{t['taskDefinitionArn'][-2:]} {t.get('containerInstanceArn', '')[-8:]}"
-                for t in self.alive]
-        return f"{len(self.alive)} alive, {len(self.running)} running: {rows}"
-
-
-def _census(ecs: Any, api: Any, family: str) -> Census:
-    # Desired RUNNING first: a task asked to stop in between is then seen in both lists.
-    arns: dict[str, None] = {}
-    for desired in ("RUNNING", "STOPPED"):
-        for page in ecs.get_paginator("list_tasks").paginate(
-                cluster="default", serviceName="web", desiredStatus=desired):
-            arns.update(dict.fromkeys(page["taskArns"]))
-    listed = list(arns)
-    tasks = [t for i in range(0, len(listed), 100)
-             for t in ecs.describe_tasks(cluster="default", tasks=listed[i:i + 100])["tasks"]]
-    alive = [t for t in tasks if t["lastStatus"] != "STOPPED"]
-    running = [t for t in alive
-               if t["lastStatus"] == "RUNNING" and t["desiredStatus"] == "RUNNING"]
-    containers = {c.labels["com.amazonaws.ecs.task-arn"] for c in api.containers.list(
-        filters={"label": f"com.amazonaws.ecs.task-definition-family={family}"})}
-    return Census(alive, running, containers)
-
-
-def _within_limits_until(ecs: Any, api: Any, family: str, done: Any, timeout: float) -> Census:
-    """Poll until ``done(census)``, checking the deployment limits on every poll."""
-    deadline = time.monotonic() + timeout
-    polls = 0
-    while True:
-        census = _census(ecs, api, family)
-        polls += 1
-        assert len(census.alive) <= MAX_ALIVE, f"poll {polls}: {census}"
-        assert len(census.containers) <= MAX_ALIVE, f"poll {polls}: {census.containers}"
-        assert len(census.running) >= MIN_RUNNING, f"poll {polls}: {census}"
-        if done(census):
-            return census
-        assert time.monotonic() < deadline, f"not done within {timeout} s: {census}"
-        time.sleep(0.2)
+    return look
 
 
 def _service(ecs: Any) -> dict[str, Any]:
@@ -105,6 +64,7 @@ def test_rollout_and_drain_stay_within_the_deployment_limits(
         until(lambda: len(ecs.list_container_instances(cluster="default")[
             "containerInstanceArns"]) == 2, timeout=90)
         family = unique("web")
+        containers = _containers(api, family)
 
         def register(revision: str) -> str:
             return str(ecs.register_task_definition(
@@ -118,7 +78,7 @@ def test_rollout_and_drain_stay_within_the_deployment_limits(
             deploymentConfiguration={"minimumHealthyPercent": MIN_PERCENT,
                                      "maximumPercent": MAX_PERCENT})
         until(lambda: _service(ecs)["deployments"][0]["rolloutState"] == "COMPLETED"
-              and len(_census(ecs, api, family).running) == DESIRED, timeout=180, every=0.5)
+              and len(census(ecs, "web", containers).running) == DESIRED, timeout=180, every=0.5)
 
         # A new task definition rolls through, never beyond the limits.
         second = register("2")
@@ -131,9 +91,9 @@ def test_rollout_and_drain_stay_within_the_deployment_limits(
                     and len(svc["deployments"]) == 1
                     and len(c.alive) == DESIRED
                     and all(t["taskDefinitionArn"] == second for t in c.running)
-                    and c.containers == {t["taskArn"] for t in c.running})
+                    and c.workloads == {t["taskArn"] for t in c.running})
 
-        after = _within_limits_until(ecs, api, family, rolled, timeout=300)
+        after = within_limits_until(ecs, "web", LIMITS, containers, rolled, timeout=300)
         assert len(after.running) == DESIRED
 
         # Draining an instance moves its tasks to the other, again within the limits.
@@ -148,9 +108,9 @@ def test_rollout_and_drain_stay_within_the_deployment_limits(
         def moved(c: Census) -> bool:
             return (len(c.alive) == DESIRED and len(c.running) == DESIRED
                     and all(t["containerInstanceArn"] != drained for t in c.alive)
-                    and c.containers == {t["taskArn"] for t in c.running})
+                    and c.workloads == {t["taskArn"] for t in c.running})
 
-        final = _within_limits_until(ecs, api, family, moved, timeout=300)
+        final = within_limits_until(ecs, "web", LIMITS, containers, moved, timeout=300)
         assert all(t["taskDefinitionArn"] == second for t in final.running)
         (ci,) = ecs.describe_container_instances(cluster="default", containerInstances=[
             drained])["containerInstances"]

@@ -86,8 +86,12 @@ def test_docker_service_answers_heals_and_rolls_back(
             if d["status"] == "PRIMARY"]
 
         def rolled_back() -> bool:
+            # the rollback is PRIMARY with the good definition the moment the breaker trips:
+            # wait for it to complete, the only deployment left
             svc = ecs.describe_services(cluster="default", services=["web"])["services"][0]
-            return bool(svc["deployments"][0]["taskDefinition"] == good
+            (primary, *others) = svc["deployments"]
+            return bool(primary["taskDefinition"] == good and primary["id"] != bad_id
+                        and primary["rolloutState"] == "COMPLETED" and not others
                         and len(_running(ecs, good)) == 3)
 
         until(rolled_back, timeout=240, every=1)

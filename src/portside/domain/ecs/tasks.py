@@ -389,6 +389,11 @@ def request_stop(task: Task, now: datetime, reason: str, code: str) -> Task:
             containers=tuple(
                 dataclasses.replace(ct, last_status="STOPPED") for ct in task.containers
             ),
+            # its network interface goes too, as on an agent's STOPPED report (task_state)
+            attachments=tuple(
+                {**a, "status": "DELETED"} if a.get("type") == "ElasticNetworkInterface" else a
+                for a in task.attachments
+            ),
         )
     return dataclasses.replace(task, **changes)
 
