@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from tests.contract.agent_client import connect, register_instance
@@ -113,5 +114,88 @@ def test_a_service_without_service_connect_has_no_section(server: Server) -> Non
             assert all("serviceConnect" not in t for t in manifest["tasks"])
         finally:
             await agent.close()
+
+    asyncio.run(body())
+
+
+def test_an_endpoint_reaches_callers_unhealthy_until_its_task_reports_healthy(
+    server: Server,
+) -> None:
+    """Endpoints are pushed when a task's health changes, not only when it starts or stops.
+
+    An api task whose task definition has a container health check is RUNNING
+    before its first check passes: callers' proxies must hear of it as UNHEALTHY
+    (the balancer then sends it traffic only in panic mode), then HEALTHY once
+    its agent reports so, and UNHEALTHY again when a check fails (within the
+    service's grace period; past it the scheduler replaces the task, which
+    withdraws the endpoint instead).
+    """
+    ecs = server.client()
+    namespace = _namespace(server)
+    api_cluster, client_cluster = unique("api"), unique("cli")
+    for name in (api_cluster, client_cluster):
+        ecs.create_cluster(clusterName=name)
+    api_instance = register_instance(ecs, api_cluster)
+    client_instance = register_instance(ecs, client_cluster)
+    api_td = unique("sc")
+    ecs.register_task_definition(family=api_td, containerDefinitions=[{
+        "name": "app", "image": "x", "memory": 64, "essential": True,
+        "healthCheck": {"command": ["CMD-SHELL", "true"]},
+        "portMappings": [{"name": "api", "containerPort": 80, "hostPort": 0,
+                          "appProtocol": "http"}],
+    }])
+    ecs.create_service(
+        cluster=api_cluster, serviceName="api", taskDefinition=api_td, desiredCount=1,
+        # the grace period keeps the scheduler from replacing the task once it fails
+        healthCheckGracePeriodSeconds=3600,
+        serviceConnectConfiguration={"enabled": True, "namespace": namespace, "services": [
+            {"portName": "api", "clientAliases": [{"port": 8080, "dnsName": "api"}],
+             "ingressPortOverride": 15000}]},
+    )
+    ecs.create_service(
+        cluster=client_cluster, serviceName="client", taskDefinition=_td(ecs, []),
+        desiredCount=1, serviceConnectConfiguration={"enabled": True, "namespace": namespace},
+    )
+    (api_task,) = until(lambda: ecs.list_tasks(cluster=api_cluster)["taskArns"])
+    (client_task,) = until(lambda: ecs.list_tasks(cluster=client_cluster)["taskArns"])
+
+    def health(manifest: dict[str, Any]) -> list[Any]:
+        section = _section(manifest, client_task) or {}
+        return [e["health"] for e in section.get("endpoints", {}).get("api", [])]
+
+    def changed_from(before: list[Any]) -> Callable[[dict[str, Any]], bool]:
+        return lambda m: health(m) != before
+
+    async def body() -> None:
+        agent = await connect(server, client_cluster, client_instance)
+        api_agent = await connect(server, api_cluster, api_instance)
+        try:
+            await agent.next("TaskManifest", when=lambda m: _section(m, client_task))
+            await api_agent.next("TaskManifest", when=lambda m: _section(m, api_task))
+            ecs.submit_task_state_change(
+                cluster=api_cluster, task=api_task, status="RUNNING",
+                containers=[{"containerName": "app", "status": "RUNNING", "runtimeId": "r",
+                             "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
+                                                  "hostPort": 33000, "protocol": "tcp"},
+                                                 {"bindIP": "0.0.0.0", "containerPort": 15000,
+                                                  "hostPort": 40001, "protocol": "tcp"}]}],
+            )
+            # RUNNING, no check has passed yet: listed, but UNHEALTHY.
+            latest = await agent.next("TaskManifest", when=lambda m: bool(health(m)))
+            (endpoint,) = _section(latest, client_task)["endpoints"]["api"]
+            assert endpoint["port"] == 40001 and endpoint["health"] == "UNHEALTHY"
+
+            for status in ("HEALTHY", "UNHEALTHY"):
+                await api_agent.send({
+                    "type": "TaskHealth", "taskArn": api_task, "healthStatus": status,
+                    "containers": [{"containerName": "app", "healthStatus": status}]})
+                # The next manifest to the caller that lists the api's endpoints
+                # differently is the one with the new health (not without the endpoint).
+                latest = await agent.next("TaskManifest", when=changed_from(health(latest)))
+                (endpoint,) = _section(latest, client_task)["endpoints"]["api"]
+                assert endpoint["port"] == 40001 and endpoint["health"] == status
+        finally:
+            await agent.close()
+            await api_agent.close()
 
     asyncio.run(body())

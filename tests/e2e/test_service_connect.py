@@ -37,12 +37,14 @@ def test_client_calls_api_by_alias_spread_and_without_errors_on_stop(tmp_path: P
     with mesh(tmp_path) as m:
         m.api([API])
         m.client(answers)
-        until(lambda: len(lines(answers)) >= 150, timeout=90)
+        until(lambda: len(_after_all_three(lines(answers))) >= 150, timeout=90)
         found = lines(answers)
         assert [x for x in found if not x.startswith("ok ")] == []
-        spread = collections.Counter(x[3:] for x in found)
+        spread = collections.Counter(_after_all_three(found))
         assert len(spread) == 3, spread  # every api task answered
-        assert min(spread.values()) >= len(found) / 3 * 0.5, spread  # round robin, roughly even
+        # round robin per client proxy: exact once all three are known (2: slack for one
+        # reordering of the endpoint list by a later manifest)
+        assert max(spread.values()) - min(spread.values()) <= 2, spread
 
         # Stop one api task in the middle of the stream: no request may fail.
         before = len(lines(answers))
@@ -54,6 +56,16 @@ def test_client_calls_api_by_alias_spread_and_without_errors_on_stop(tmp_path: P
         assert [x for x in lines(answers) if not x.startswith("ok ")] == []
         assert not list(tmp_path.glob("**/service-connect/" + arn.rsplit("/", 1)[-1]
                                       + "/proxy.pid"))  # its proxy stopped with it
+
+
+def _after_all_three(found: list[str]) -> list[str]:
+    """The answers after each of the three api tasks has answered once: steady state."""
+    seen: set[str] = set()
+    for i, line in enumerate(found):
+        seen.add(line)
+        if len(seen) == 3:
+            return found[i + 1:]
+    return []
 
 
 # busybox: httpd answering /cgi-bin/id with the container's hostname (one per task)
