@@ -1,7 +1,8 @@
 """Managed scaling end to end with the ``local`` launcher: real agents come and go.
 
-A service on a capacity provider whose group has no instance makes managed
-scaling launch two (CapacityProviderReservation 200); the ``local`` launcher
+A service on a capacity provider whose group has no instance, created at zero
+and scaled up to two, makes managed scaling launch two
+(CapacityProviderReservation 200); the ``local`` launcher
 starts a ``portside agent`` per instance with the instance type's capacity and
 the instance's zone; each registers as the group instance (its ec2InstanceId),
 becomes the provider's, and the service's tasks run there (one per instance:
@@ -13,6 +14,7 @@ instances are deregistered and their agents' state directories removed.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -63,9 +65,10 @@ def test_local_agents_scale_out_run_tasks_and_scale_in(
         td = ecs.register_task_definition(family=unique("app"), containerDefinitions=[{
             "name": "app", "image": "python", "essential": True, "memory": 64, "cpu": 1536,
             "entryPoint": [sys.executable, "-c"], "command": [SLEEPER], "stopTimeout": 2}])
-        ecs.create_service(cluster=cluster, serviceName="app", desiredCount=2,
+        ecs.create_service(cluster=cluster, serviceName="app", desiredCount=0,
                            taskDefinition=td["taskDefinition"]["taskDefinitionArn"],
                            capacityProviderStrategy=[{"capacityProvider": cp, "weight": 1}])
+        ecs.update_service(cluster=cluster, service="app", desiredCount=2)
 
         # Scale out from zero: two local agents start, register, and the tasks run there.
         running = until(lambda: (lambda t: t if len(t) == 2 else None)(_tasks(ecs, cluster)),
@@ -104,11 +107,15 @@ def test_local_agents_scale_out_run_tasks_and_scale_in(
         p = until(lambda: (lambda p: p if not p["instances"] else None)(provider(srv, cp)),
                   timeout=60)
         assert p["group"]["desiredCapacity"] == 0
-        actions = [a["action"] for a in p["activities"]]
-        assert "scale-in" in actions and actions.count("terminated") == 2
-        scale_in = next(a for a in p["activities"] if a["action"] == "scale-in")
+        assert [a["action"] for a in p["launcherSteps"]].count("terminated") == 2
+        scale_in = next(a for a in p["decisions"] if a["action"] == "scale-in")
         assert scale_in["capacityFrom"] == 2 and scale_in["capacityTo"] == 0
-        assert "below the target 100 % for 2 seconds" in scale_in["cause"]
+        # below target for at least PORTSIDE_SCALE_IN_AFTER (longer if a decision came late)
+        waited = re.search(r"below the target 100 % for (\d+) seconds?:", scale_in["cause"])
+        assert waited is not None and int(waited.group(1)) >= 2, scale_in["cause"]
+        # managed draining: both empty agents were named, drained, then let go
+        removing = scale_in["cause"].split("Removing ", 1)[-1]
+        assert all(iid in removing for iid in ids) and removing.endswith(" after draining.")
         for iid in ids:
             assert not (tmp_path / "instances" / iid).exists()
         assert not _tasks(ecs, cluster)

@@ -95,7 +95,10 @@ def test_a_raw_request_sees_the_reservation_and_the_last_action(rig: dict[str, A
     body = raw_describe(srv, [cp, plain, "FARGATE"])
     by_name = {p["name"]: p for p in body["capacityProviders"]}
     scaling = by_name[cp]["portsideScaling"]
-    newest = provider(srv, cp)["activities"][0]
+    view = provider(srv, cp)
+    # the launcher's two launches came after the scale-outs: newest of all, not decisions
+    assert view["activities"][0]["action"] == "launch"
+    newest = view["decisions"][0]
     assert scaling == {
         "managedScaling": True, "targetCapacity": 100,
         # M = 1 (the waiting work's binpack, one step), N = 0: 200 %, the scale from zero
@@ -105,7 +108,10 @@ def test_a_raw_request_sees_the_reservation_and_the_last_action(rig: dict[str, A
                        "to": newest["capacityTo"], "reason": newest["cause"],
                        "at": newest["at"]},
     }  # fmt: skip
-    assert scaling["lastAction"]["action"] == "launch"
+    # lastAction is the newest decision (the step 1 -> 2), with the metric that moved it
+    assert (newest["action"], newest["capacityFrom"], newest["capacityTo"]) == ("scale-out", 1, 2)
+    assert scaling["lastAction"]["reason"].startswith(
+        "CapacityProviderReservation 200.0 % is above the target 100 %: M = 1 instance needed")
     # without managed scaling nothing is measured; Fargate has no group to scale
     assert by_name[plain]["portsideScaling"] == {
         "managedScaling": False, "targetCapacity": 100, "reservation": None, "needed": 0,

@@ -130,9 +130,17 @@ def test_a_failing_launch_command_is_an_activity_with_its_reason(rig: dict[str, 
     out = subprocess.run(
         [sys.executable, "-m", "portside.cli.main", "capacity", "--endpoint", srv.endpoint,
          "--cluster", cluster], capture_output=True, text=True, timeout=60,
-        env={**os.environ, "COLUMNS": "200"}, check=True).stdout
-    assert cp in out and "200 %" in out and "launch-failed" in out
-    assert "no hypervisor answers" in out
+        env={**os.environ, "COLUMNS": "400"}, check=True).stdout
+    assert cp in out and "200 %" in out
+    # the decision that asked for the instances, with the metric and why ...
+    decisions = out.index(f"{cp}: last scaling decisions")
+    steps = out.index(f"{cp}: last launcher steps")
+    assert decisions < steps
+    assert "scale-out" in out[decisions:steps]
+    assert "CapacityProviderReservation 200.0 % is above the target 100 %" in out[decisions:steps]
+    # ... and, apart, the launcher's failed attempts to get them
+    assert "launch-failed" in out[steps:] and "launch-failed" not in out[decisions:steps]
+    assert "no hypervisor answers" in out[steps:]
 
 
 def test_capacity_view_errors_are_aws_shaped(rig: dict[str, Any]) -> None:

@@ -16,8 +16,10 @@ sign); it names resources but holds no secret.
 ``/_portside/capacity`` is SigV4-signed like ``/_portside/explain`` (service
 ``ecs``), takes ``{"cluster": NAME?, "activities": N?}`` and answers
 ``{"providers": [...]}``: the reservation with M and N, the target, the
-group's capacities, instances per zone, and the last N (default 20) scaling
-activities with their causes.
+group's capacities, instances per zone, and with their causes the last N
+(default 20) of each: ``decisions`` (managed scaling's: scale-out, scale-in,
+cancel-scale-in, terminate), ``launcherSteps`` (launch, terminated,
+launch-failed, …) and ``activities`` (both, interleaved), newest first.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from portside.api.app import App
 from portside.api.own import signed_json
 from portside.api.service_connect_metrics import ServiceConnectCollector
 from portside.aws.errors import SerializationException
-from portside.controllers.capacity import CapacityDecision
+from portside.controllers.capacity import CapacityDecision, split
+from portside.controllers.capacity_model import ScalingActivity
 from portside.domain.ecs.capacity_status import ProviderStatus, capacity_status
 from portside.domain.scope import Scope
 
@@ -75,6 +78,7 @@ handle_capacity = signed_json(_capacity)
 
 def provider_json(s: ProviderStatus, last: CapacityDecision | None, limit: int) -> dict[str, Any]:
     st, g = s.state, s.group
+    decisions, steps = split(st.activities if st else ())
     return {
         "name": s.provider.name,
         "capacityProviderArn": s.provider.capacity_provider_arn,
@@ -104,11 +108,17 @@ def provider_json(s: ProviderStatus, last: CapacityDecision | None, limit: int) 
             "containerInstanceArn": i.container_instance_arn,
             "launchedAt": i.launched_at.isoformat(), "statusReason": i.status_reason,
         } for i in s.instances],
-        "activities": [{
-            "at": a.at.isoformat(), "action": a.action, "capacityFrom": a.capacity_from,
-            "capacityTo": a.capacity_to, "metric": a.metric, "metricValue": a.metric_value,
-            "target": a.target, "cause": a.cause,
-        } for a in (st.activities[:limit] if st else ())],
+        "decisions": [_activity(a) for a in decisions[:limit]],
+        "launcherSteps": [_activity(a) for a in steps[:limit]],
+        "activities": [_activity(a) for a in (st.activities[:limit] if st else ())],
+    }  # fmt: skip
+
+
+def _activity(a: ScalingActivity) -> dict[str, Any]:
+    return {
+        "at": a.at.isoformat(), "action": a.action, "capacityFrom": a.capacity_from,
+        "capacityTo": a.capacity_to, "metric": a.metric, "metricValue": a.metric_value,
+        "target": a.target, "cause": a.cause,
     }  # fmt: skip
 
 

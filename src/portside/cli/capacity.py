@@ -31,10 +31,11 @@ def _zones(p: dict[str, Any]) -> str:
 @endpoint_option
 @click.option("--cluster", default=None, help="Only the providers this cluster names.")
 @click.option("--activities", "limit", default=10, show_default=True, type=click.IntRange(0, 100),
-              help="Scaling activities to show per provider.")
+              help="Scaling decisions, and launcher steps, to show per provider (each).")
 def capacity(endpoint: str, region: str, cluster: str | None, limit: int) -> None:
     """Managed scaling per capacity provider: CapacityProviderReservation (M/N), the
-    target, instances per zone, and the last scaling activities with their causes."""
+    target, instances per zone, the last scaling decisions with their causes and,
+    apart, the last launcher steps (so a burst of launches hides no decision)."""
     out = signed_post(endpoint, region, "/_portside/capacity",
                       {"cluster": cluster, "activities": limit})  # fmt: skip
     console = Console(width=max(Console().width, 120))
@@ -61,13 +62,32 @@ def capacity(endpoint: str, region: str, cluster: str | None, limit: int) -> Non
         for u in p["unfit"]:
             console.print(f"{p['name']}: {u['count']} tasks fit no instance type of the group "
                           f"({u['reason']}): {u['detail']}")  # fmt: skip
-        if not p["activities"]:
-            continue
-        a = Table(title=f"{p['name']}: last scaling activities")
-        for col in ("at", "action", "capacity", "metric", "cause"):
-            a.add_column(col, overflow="fold")
-        for act in p["activities"]:
-            a.add_row(act["at"][:19].replace("T", " "), act["action"],
-                      f"{act['capacityFrom']} -> {act['capacityTo']}",
-                      f"{act['metricValue']:g} / {act['target']}", act["cause"])  # fmt: skip
-        console.print(a)
+        if p["decisions"]:
+            console.print(_decisions(p))
+        if p["launcherSteps"]:
+            console.print(_steps(p))
+
+
+def _at(act: dict[str, Any]) -> str:
+    return str(act["at"])[:19].replace("T", " ")
+
+
+def _decisions(p: dict[str, Any]) -> Table:
+    """Managed scaling's decisions: the capacity step, the metric against its target, why."""
+    t = Table(title=f"{p['name']}: last scaling decisions")
+    for col in ("at", "action", "capacity", "reservation", "cause"):
+        t.add_column(col, overflow="fold")
+    for act in p["decisions"]:
+        t.add_row(_at(act), act["action"], f"{act['capacityFrom']} -> {act['capacityTo']}",
+                  f"{act['metricValue']:g} / {act['target']} %", act["cause"])  # fmt: skip
+    return t
+
+
+def _steps(p: dict[str, Any]) -> Table:
+    """The launchers' steps toward the decided capacity (launch, terminated, failures)."""
+    t = Table(title=f"{p['name']}: last launcher steps")
+    for col in ("at", "step", "desired", "detail"):
+        t.add_column(col, overflow="fold")
+    for act in p["launcherSteps"]:
+        t.add_row(_at(act), act["action"], str(act["capacityTo"]), act["cause"])
+    return t

@@ -30,13 +30,16 @@ capacity_math.py, the group's own rules in capacity_group.py. A pass:
 
 Every step is a :class:`ScalingActivity` naming the metric, its value, the
 target and the cause; the decision carries the new state and nothing is
-written while deciding.
+written while deciding. The provider's activity list also holds the
+launchers' steps (runtime/capacity_groups.py: launch, terminated, …);
+:data:`DECISIONS` tells the two apart and :func:`trim` caps the list so that a
+burst of launches never pushes out the decision that explains them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -69,6 +72,45 @@ METRIC = "CapacityProviderReservation"
 PERIOD = timedelta(minutes=1)
 SCALE_IN_AFTER = timedelta(minutes=15)
 """The low alarm's 15 one-minute datapoints."""
+DECISIONS = frozenset({"scale-out", "scale-in", "cancel-scale-in", "terminate"})
+"""Managed scaling's own actions; any other activity is a launcher's step."""
+
+
+def is_decision(a: ScalingActivity) -> bool:
+    return a.action in DECISIONS
+
+
+def split(
+    activities: Iterable[ScalingActivity],
+) -> tuple[list[ScalingActivity], list[ScalingActivity]]:
+    """(decisions, launcher steps), each in the order given (newest first when stored)."""
+    decisions: list[ScalingActivity] = []
+    steps: list[ScalingActivity] = []
+    for a in activities:
+        (decisions if is_decision(a) else steps).append(a)
+    return decisions, steps
+
+
+def trim(activities: Sequence[ScalingActivity]) -> tuple[ScalingActivity, ...]:
+    """The newest-first list capped at :data:`MAX_ACTIVITIES`, decisions kept first.
+
+    A scale-out of ten instances is one decision followed by ten launches; capping
+    by age alone would let the launches push out the decision that explains them.
+    So launcher steps get at most half of the list unless decisions leave room,
+    and each kind loses its oldest entries first.
+    """
+    if len(activities) <= MAX_ACTIVITIES:
+        return tuple(activities)
+    decisions, steps = split(activities)
+    keep_steps = min(len(steps), max(MAX_ACTIVITIES // 2, MAX_ACTIVITIES - len(decisions)))
+    keep = {True: MAX_ACTIVITIES - keep_steps, False: keep_steps}
+    out: list[ScalingActivity] = []
+    for a in activities:
+        kind = is_decision(a)
+        if keep[kind] > 0:
+            keep[kind] -= 1
+            out.append(a)
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +308,7 @@ def _decide(
     elif value < target:
         below = below or now
         if now - below >= scale_in_after and not warming and not waiting_n:
-            new_group, scaled = _scale_in(p, live, m, n, value, scale_in_after)
+            new_group, scaled = _scale_in(p, live, m, n, value, now - below)
             if scaled:
                 below = now
     else:
@@ -275,7 +317,7 @@ def _decide(
     activities = tuple(reversed(p.activities)) + state.activities
     new_state = dataclasses.replace(
         state, updated_at=now, reservation=round(value, 2), needed=m, running=n,
-        warming=warming, below_target_since=below, activities=activities[:MAX_ACTIVITIES],
+        warming=warming, below_target_since=below, activities=trim(activities),
     )  # fmt: skip
     return CapacityDecision(
         provider.capacity_provider_arn,
@@ -399,7 +441,9 @@ def _scale_out(p: _Pass, live: Sequence[GroupInstance], m: int, n: int, value: f
 
 
 def _scale_in(p: _Pass, live: Sequence[GroupInstance], m: int, n: int,
-              value: float, waited: timedelta = SCALE_IN_AFTER) -> tuple[InstanceGroup, bool]:  # fmt: skip
+              value: float, waited: timedelta) -> tuple[InstanceGroup, bool]:  # fmt: skip
+    """``waited``: how long the metric has been below target (at least the scale-in delay;
+    longer when warming instances or waiting tasks held the scale-in back)."""
     ms, group = p.scaling, p.group
     want = max(desired_capacity(m, n, ms.target_capacity), group.min_size)
     total = len(live)
@@ -430,9 +474,13 @@ def _scale_in(p: _Pass, live: Sequence[GroupInstance], m: int, n: int,
 
 
 def _span(d: timedelta) -> str:
-    """``15 minutes``, ``90 seconds``: how long the metric stayed below target."""
+    """``15 minutes``, ``90 seconds``: how long the metric stayed below target.
+
+    Whole minutes from two minutes on (rounded down: a decision comes a few
+    milliseconds after its minute, and "for 15 minutes" stays true), else seconds.
+    """
     s = int(d.total_seconds())
-    n, unit = (s // 60, "minute") if s and s % 60 == 0 else (s, "second")
+    n, unit = (s // 60, "minute") if s >= 120 or (s and s % 60 == 0) else (s, "second")
     return _count(n, unit)
 
 

@@ -145,7 +145,10 @@ class ScalingActivity:
     """One scaling step, with the metric that moved it and why."""
 
     at: datetime
-    action: str  # scale-out | scale-in | cancel-scale-in | drain | terminate | protect | unprotect
+    # decisions: scale-out | scale-in | cancel-scale-in | terminate (controllers/capacity.py);
+    # launcher steps: launch | launch-failed | terminated | terminate-failed | instance-lost |
+    # group-deleted (runtime/capacity_groups.py)
+    action: str
     capacity_from: int
     capacity_to: int
     metric: str

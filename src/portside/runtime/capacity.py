@@ -70,18 +70,17 @@ class Scaling:
         """One pass; returns how many changes it committed."""
         revision = self.store.revision
         decisions = decide_all(self.store, now, scale_in_after=self.scale_in_after)
-        changes: list[Any] = []
+        changes: list[Any] = [c for d in decisions for c in d.changes()]
+        if changes:
+            self.store.commit(changes, expected_revision=revision)
+        # Remembered, logged and counted once committed: after a conflict (ConflictError
+        # above) the views keep the previous decision and the loop decides again.
         for d in decisions:
             self.last[d.capacity_provider_arn] = d
-            changes.extend(d.changes())
-            for a in d.activities:
-                log.info("%s: %s %d -> %d: %s", d.capacity_provider_arn.rsplit("/", 1)[-1],
-                         a.action, a.capacity_from, a.capacity_to, a.cause)  # fmt: skip
-        if not changes:
-            return 0
-        self.store.commit(changes, expected_revision=revision)
-        for d in decisions:  # counted once committed: a conflict decides again
             name = d.capacity_provider_arn.rsplit("/", 1)[-1]
+            for a in d.activities:
+                log.info("%s: %s %d -> %d: %s", name, a.action, a.capacity_from,
+                         a.capacity_to, a.cause)  # fmt: skip
             self.actions.update((name, a.action) for a in d.activities)
         return len(changes)
 

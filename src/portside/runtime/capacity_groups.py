@@ -46,11 +46,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from portside.aws.arn import parse_arn
-from portside.controllers.capacity import METRIC
+from portside.controllers.capacity import METRIC, trim
 from portside.controllers.capacity_group import plan_launches
 from portside.controllers.capacity_model import (
     IN_SERVICE,
-    MAX_ACTIVITIES,
     PENDING,
     TERMINATED,
     TERMINATING,
@@ -321,7 +320,8 @@ class Groups:
         self.store.commit(changes)
 
     def note(self, group: InstanceGroup, action: str, cause: str) -> None:
-        """A launcher's step, as a scaling activity of the group's provider."""
+        """A launcher's step, as a scaling activity of the group's provider (not a decision:
+        DescribeCapacityProviders' lastAction skips it, ``portside capacity`` lists it apart)."""
         log.info("group %s: %s: %s", group.auto_scaling_group_name, action, cause)
         provider = provider_of(self.store, group)
         if provider is None:
@@ -336,7 +336,7 @@ class Groups:
         size = current.desired_capacity if isinstance(current, InstanceGroup) else 0
         activity = ScalingActivity(now, action, size, size, METRIC, state.reservation or 0.0,
                                    target, cause)  # fmt: skip
-        activities = (activity, *state.activities)[:MAX_ACTIVITIES]
+        activities = trim((activity, *state.activities))  # keeps the decisions it follows
         self.store.commit([dataclasses.replace(state, activities=activities)])
 
 

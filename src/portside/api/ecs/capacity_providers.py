@@ -2,7 +2,9 @@
 
 DescribeCapacityProviders adds ``portsideScaling`` to each ACTIVE Auto Scaling
 group provider: what managed scaling last measured (CapacityProviderReservation,
-M, N, the target) and its latest scaling activity with the reason. ECS's
+M, N, the target) and its latest decision (``lastAction``: scale-out, scale-in,
+cancel-scale-in or terminate) with the reason; the launchers' steps (launch,
+terminated, …) that follow a decision are not decisions and are skipped. ECS's
 CapacityProvider shape has no member for it, so it is a portside extension
 member: boto3 and the AWS CLI parse by the model and drop it, raw HTTP clients
 and ``aws ecs describe-capacity-providers --debug`` see it. ``updateStatus`` and
@@ -20,7 +22,7 @@ from portside.api.capacity import last_decisions
 from portside.api.context import Context
 from portside.api.registry import ECS
 from portside.aws.shapes import EXTRA_MEMBERS
-from portside.controllers.capacity import CapacityDecision
+from portside.controllers.capacity import CapacityDecision, is_decision
 from portside.controllers.capacity_model import ScalingState
 from portside.domain.ecs import capacity_providers as domain
 from portside.domain.ecs.capacity_provider import CapacityProvider
@@ -54,7 +56,7 @@ def _with_scaling(
     """The provider's members, plus ``portsideScaling`` as an extension member."""
     asg = provider.auto_scaling_group_provider
     assert asg is not None  # scaling_states holds Auto Scaling group providers only
-    newest = state.activities[0] if state and state.activities else None
+    newest = next((a for a in state.activities if is_decision(a)), None) if state else None
     scaling = {
         "managedScaling": asg.managed_scaling.enabled,
         "targetCapacity": asg.managed_scaling.target_capacity,

@@ -6,7 +6,8 @@ for each Auto Scaling group capacity provider, the last
 CapacityProviderReservation with its M (instances needed) and N (running past
 warm-up), the target, the group's desired/min/max capacity, its instances per
 Availability Zone and lifecycle state, and the recent scaling activities with
-their causes (the controller's decisions and the launchers' steps).
+their causes: the controller's decisions and, apart, the launchers' steps
+(``controllers.capacity.split``).
 """
 
 from __future__ import annotations
