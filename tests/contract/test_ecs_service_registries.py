@@ -10,15 +10,44 @@ alone (no portside task has an IPv6 address), is refused.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from portside.agent.drivers.base import TaskNetwork
+from portside.agent.session import Outbox
+from tests.contract.agent_client import connect
 from tests.contract.ecs_fixtures import cluster_with_instances, register_td
 from tests.helpers import Server, unique, until
 
 AWSVPC = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
+
+
+def _report_network(server: Server, cluster: str, instance: str, task: str, address: str) -> None:
+    """The TaskNetwork message the agent sends once an awsvpc task's ENI is up (its address)."""
+    box = Outbox()
+    box.task_network(task, TaskNetwork("awsvpc", "169.254.170.2", address=address,
+                                       mac_address="02:42:0a:00:03:07"), ["web"])
+    (message,) = box.replay()
+
+    async def body() -> None:
+        agent = await connect(server, cluster, instance)
+        try:
+            await agent.next("TaskManifest")
+            await agent.send(message)
+        finally:
+            await agent.close()
+
+    asyncio.run(body())
+    until(lambda: any(d.get("value") == address
+                      for a in ecs_task(server, cluster, task).get("attachments") or ()
+                      for d in a.get("details") or ()))
+
+
+def ecs_task(server: Server, cluster: str, task: str) -> dict[str, Any]:
+    return dict(server.client().describe_tasks(cluster=cluster, tasks=[task])["tasks"][0])
 
 
 def _registry(server: Server, records: list[str]) -> dict[str, Any]:
@@ -59,12 +88,13 @@ def test_a_registry_added_by_update_service_registers_every_attribute(server: Se
     sd = server.client("servicediscovery")
     registry = _registry(server, ["A", "AAAA", "SRV"])  # AAAA beside A is accepted
     ec2_id = f"i-{unique('x')[2:]}"
-    cluster, _ = cluster_with_instances(ecs, 1, az="us-east-1b", instance_id=ec2_id)
+    cluster, (instance,) = cluster_with_instances(ecs, 1, az="us-east-1b", instance_id=ec2_id)
     td = register_td(ecs, network_mode="awsvpc")
     name = unique("svc")
     ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=td["family"],
                        desiredCount=1, networkConfiguration=AWSVPC)
     (arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"])
+    _report_network(server, cluster, instance, arn, "10.0.3.7")
     ecs.submit_task_state_change(
         cluster=cluster, task=arn, status="RUNNING",
         containers=[{"containerName": "web", "status": "RUNNING", "runtimeId": "r"}],
@@ -77,7 +107,7 @@ def test_a_registry_added_by_update_service_registers_every_attribute(server: Se
     (inst,) = until(lambda: sd.list_instances(ServiceId=registry["Id"])["Instances"])
     assert inst["Id"] == arn.rsplit("/", 1)[-1]
     assert inst["Attributes"] == {
-        "AWS_INSTANCE_IPV4": "127.0.0.1",  # the instance's address: API-only tasks report none
+        "AWS_INSTANCE_IPV4": "10.0.3.7",  # the task's own (its ENI's) address
         "AWS_INSTANCE_PORT": "9090",  # the registry's port field
         "AVAILABILITY_ZONE": "us-east-1b",
         "REGION": "us-east-1",
@@ -86,3 +116,49 @@ def test_a_registry_added_by_update_service_registers_every_attribute(server: Se
         "EC2_INSTANCE_ID": ec2_id,
         "ECS_TASK_DEFINITION_FAMILY": td["family"],
     }
+
+
+def test_an_awsvpc_task_is_registered_only_under_its_own_reported_address(server: Server) -> None:
+    """No host-address stand-in: nothing until the agent reports the task's ENI address.
+
+    A bridge service in the same registry is the witness: the awsvpc task runs before the
+    bridge task does, so the pass that registers the bridge task has seen the awsvpc task
+    running (without an address) and must have left it out."""
+    ecs = server.client()
+    sd = server.client("servicediscovery")
+    registry = _registry(server, ["A", "SRV"])
+    cluster, (instance,) = cluster_with_instances(ecs, 1)
+    vpc_td, bridge_td = register_td(ecs, network_mode="awsvpc"), register_td(ecs)
+    vpc, bridge = unique("vpc"), unique("br")
+    ecs.create_service(cluster=cluster, serviceName=vpc, taskDefinition=vpc_td["family"],
+                       desiredCount=1, networkConfiguration=AWSVPC,
+                       serviceRegistries=[{"registryArn": registry["Arn"], "port": 9090}])
+    (vpc_arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=vpc)["taskArns"])
+    (eni,) = ecs_task(server, cluster, vpc_arn)["attachments"]
+    assert eni["status"] == "PRECREATED"  # an ENI, without an address yet
+    ecs.submit_task_state_change(
+        cluster=cluster, task=vpc_arn, status="RUNNING",
+        containers=[{"containerName": "web", "status": "RUNNING", "runtimeId": "v"}],
+    )
+    ecs.create_service(cluster=cluster, serviceName=bridge, taskDefinition=bridge_td["family"],
+                       desiredCount=1, serviceRegistries=[{
+                           "registryArn": registry["Arn"], "containerName": "web",
+                           "containerPort": 80}])
+    (bridge_arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=bridge)["taskArns"])
+    ecs.submit_task_state_change(
+        cluster=cluster, task=bridge_arn, status="RUNNING",
+        containers=[{"containerName": "web", "status": "RUNNING", "runtimeId": "b",
+                     "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
+                                          "hostPort": 32000, "protocol": "tcp"}]}],
+    )
+
+    def addresses() -> dict[str, str]:
+        return {i["Id"]: i["Attributes"]["AWS_INSTANCE_IPV4"]
+                for i in sd.list_instances(ServiceId=registry["Id"])["Instances"]}
+
+    assert until(addresses) == {bridge_arn.rsplit("/", 1)[-1]: "127.0.0.1"}  # the host's
+
+    _report_network(server, cluster, instance, vpc_arn, "10.0.3.8")
+    vpc_id = vpc_arn.rsplit("/", 1)[-1]
+    until(lambda: vpc_id in addresses())
+    assert addresses()[vpc_id] == "10.0.3.8"

@@ -1,10 +1,15 @@
-"""ECS container health, seen through the Cloud Map API: UNHEALTHY until the check passes.
+"""ECS container health, seen through the Cloud Map API: UNHEALTHY until the check passes,
+and UNHEALTHY again when it fails.
 
-A real task on the process driver whose health check passes only once a flag
+A real task on the process driver whose health check passes only while a flag
 file exists: registered in Cloud Map as soon as it runs, its instance stays
 UNHEALTHY in GetInstancesHealthStatus (and DiscoverInstances HEALTHY finds
-nothing) for as long as the flag is missing, and turns HEALTHY once the agent
-has seen the check pass (controllers/registrations.py).
+nothing) for as long as the flag is missing, turns HEALTHY once the agent has
+seen the check pass, and UNHEALTHY again once the flag is gone
+(controllers/registrations.py). The service's health check grace period
+(600 s) keeps the service controller from replacing the unhealthy task while
+the test looks at it (controllers/plan.py ``triage``): the same task is
+UNHEALTHY, not a new one, and Cloud Map shows it as such.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ def test_ecs_health_drives_get_instances_health_status(tmp_path: Path) -> None:
               timeout=60)
         ecs.create_service(
             cluster="default", serviceName="web", taskDefinition=family, desiredCount=1,
+            healthCheckGracePeriodSeconds=600,
             serviceRegistries=[{"registryArn": reg["Arn"], "containerName": "web",
                                 "containerPort": 8000}],
         )
@@ -67,6 +73,22 @@ def test_ecs_health_drives_get_instances_health_status(tmp_path: Path) -> None:
         assert [i["InstanceId"] for i in found] == [task_id]
         (task,) = ecs.describe_tasks(cluster="default", tasks=[task_arn])["tasks"]
         assert task["healthStatus"] == "HEALTHY"
+
+        # The check fails again: the same task turns UNHEALTHY, in ECS and in Cloud Map.
+        flag.unlink()
+        until(lambda: _health(sd, reg["Id"]) == {task_id: "UNHEALTHY"}, timeout=90)
+        healthy = sd.discover_instances(NamespaceName=zone, ServiceName="web",
+                                        HealthStatus="HEALTHY")["Instances"]
+        assert healthy == []
+        everyone = sd.discover_instances(NamespaceName=zone, ServiceName="web",
+                                         HealthStatus="ALL")["Instances"]
+        assert [i["InstanceId"] for i in everyone] == [task_id]
+        # Inside the grace period the service keeps the unhealthy task: not stopped, not
+        # replaced (the instance above is still its own, so it was not stopped meanwhile).
+        (task,) = ecs.describe_tasks(cluster="default", tasks=[task_arn])["tasks"]
+        assert task["healthStatus"] == "UNHEALTHY"
+        assert (task["lastStatus"], task["desiredStatus"]) == ("RUNNING", "RUNNING")
+        assert ecs.list_tasks(cluster="default", serviceName="web")["taskArns"] == [task_arn]
     finally:
         try:
             stop_everything(srv.client())

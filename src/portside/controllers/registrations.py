@@ -17,6 +17,18 @@ Service Connect registers each task as its own deployment's configuration says
 per deployment: during a rollout to a definition with other ports, old tasks
 keep their registration until they stop.
 
+A registry the service no longer lists (UpdateService changed or removed its
+``serviceRegistries``, which starts a new deployment) keeps the instances of
+the tasks already in it until each stops, and gains none.
+
+An awsvpc task in a ``serviceRegistries`` registry is registered under its own
+address only: nothing until its agent has reported the ENI's
+``privateIPv4Address`` (Service Connect still lets the host's address stand in).
+
+``DiscoverInstancesRevision`` moves when an instance is added, removed or
+changes attributes, not on a health change (as Cloud Map's own RegisterInstance
+and health updates do).
+
 Only instances ECS registered (``ECS_SERVICE_NAME`` and ``ECS_CLUSTER_NAME``
 match) are touched; instances a user registered by hand stay.
 
@@ -35,6 +47,7 @@ from typing import Any
 from portside.aws.arn import parse_arn
 from portside.controllers.snapshot import Snapshot
 from portside.domain.ecs.service_connect import registry_arns, task_registry
+from portside.domain.ecs.task_definition_containers import network
 from portside.domain.servicediscovery.instance import Instance, instance_key
 from portside.store.store import Change, Delete
 
@@ -49,24 +62,65 @@ def registry_service_id(registry_arn: str) -> str:
 
 def decide(snapshot: Snapshot, now: datetime) -> list[Change]:
     changes: list[Change] = []
+    held = _held_registries(snapshot)
     for svc in snapshot.all("service").values():
+        cluster_name = svc.cluster_arn.rsplit("/", 1)[-1]
+        listed: set[str] = set()
         for reg in svc.service_registries:
-            changes += _reconcile(snapshot, now, svc, reg["registry_arn"], partial(_same, reg))
+            listed.add(registry_service_id(reg["registry_arn"]))
+            changes += _reconcile(snapshot, now, svc, reg["registry_arn"],
+                                  partial(_placed, snapshot, svc, cluster_name, reg))
         for arn in registry_arns(svc):  # Service Connect: each task as its deployment has it
+            listed.add(registry_service_id(arn))
             changes += _reconcile(snapshot, now, svc, arn,
-                                  partial(task_registry, svc, registry_arn=arn))
+                                  partial(_connect_placed, snapshot, svc, cluster_name, arn))
+        region, account = svc.cluster_arn.split(":")[3:5]
+        for sd_id in sorted(held.get((cluster_name, svc.service_name), set()) - listed):
+            sd = snapshot.get("sd_service", sd_id)
+            if sd is not None and (sd.region, sd.account) == (region, account):
+                changes += _reconcile(snapshot, now, svc, sd_id, partial(_kept, snapshot, sd_id))
     return changes
 
 
-def _same(reg: Any, _task: Any) -> Any:
-    return reg
+def _held_registries(snapshot: Snapshot) -> dict[tuple[str, str], set[str]]:
+    """(cluster name, ECS service name) -> the Cloud Map services holding instances ECS
+    registered for it. A registry the service no longer lists (UpdateService changed or
+    removed it, or the deployment whose Service Connect configuration named it is gone)
+    is found here, so its tasks still leave it when they stop."""
+    held: dict[tuple[str, str], set[str]] = {}
+    for i in snapshot.all("sd_instance").values():
+        cluster, service = i.attributes.get("ECS_CLUSTER_NAME"), i.attributes.get("ECS_SERVICE_NAME")
+        if cluster and service:
+            held.setdefault((cluster, service), set()).add(i.service_id)
+    return held
+
+
+def _placed(
+    snapshot: Snapshot, svc: Any, cluster_name: str, reg: Any, task: Any
+) -> dict[str, str] | None:
+    return task_attributes(snapshot, task, svc, reg, cluster_name, awsvpc_own_address=True)
+
+
+def _connect_placed(
+    snapshot: Snapshot, svc: Any, cluster_name: str, arn: str, task: Any
+) -> dict[str, str] | None:
+    reg = task_registry(svc, task, registry_arn=arn)
+    return None if reg is None else task_attributes(snapshot, task, svc, reg, cluster_name)
+
+
+def _kept(snapshot: Snapshot, sd_id: str, task: Any) -> dict[str, str] | None:
+    """A registry no longer listed: a task keeps the instance it has until it stops (the
+    new deployment UpdateService started replaces it), and no task gets a new one."""
+    old = snapshot.get("sd_instance", instance_key(sd_id, task.task_id))
+    return None if old is None else dict(old.attributes)
 
 
 def _reconcile(
     snapshot: Snapshot, now: datetime, svc: Any, registry_arn: str,
-    entry: Callable[[Any], Any | None],
+    attributes: Callable[[Any], dict[str, str] | None],
 ) -> list[Change]:
-    """``entry(task)``: the registry entry that places ``task`` (None: not registered here)."""
+    """``attributes(task)``: the instance attributes ``task`` has in ``registry_arn`` (or a
+    bare ``srv-…`` id), None when it is not (or not yet) registered there."""
     sd = snapshot.get("sd_service", registry_service_id(registry_arn))
     if sd is None:
         return []
@@ -75,12 +129,10 @@ def _reconcile(
     health: dict[str, str] = {}
     if svc.status != "INACTIVE":
         for task in snapshot.children("task", svc.cluster_arn).values():
-            if task.group != svc.group or task.desired_status != "RUNNING":
+            if (task.group != svc.group or task.desired_status != "RUNNING"
+                    or task.last_status != "RUNNING"):
                 continue
-            reg = entry(task)
-            if task.last_status != "RUNNING" or reg is None:
-                continue
-            attrs = task_attributes(snapshot, task, svc, reg, cluster_name)
+            attrs = attributes(task)
             if attrs is None:
                 continue
             wanted[task.task_id] = attrs
@@ -93,11 +145,14 @@ def _reconcile(
         and i.attributes.get("ECS_CLUSTER_NAME") == cluster_name
     }
     custom = sd.health_check_custom_config is not None
+    moved = False  # DiscoverInstancesRevision moves when the instances or their attributes
+    # do, as RegisterInstance and DeregisterInstance move it; a health change leaves it
     for task_id, attrs in wanted.items():
         old = current.get(task_id)
         status = health[task_id] if custom else None
         if old is not None and old.attributes == attrs and old.custom_health == status:
             continue
+        moved = moved or old is None or old.attributes != attrs
         changes.append(
             Instance(
                 service_id=sd.id,
@@ -113,13 +168,14 @@ def _reconcile(
         if t.group == svc.group
     }
     for task_id in current.keys() - wanted.keys():
+        moved = True
         changes.append(Delete(Instance.KIND, instance_key(sd.id, task_id)))
         task = stopping.get(task_id)
         if task is not None and task.last_status != "STOPPED":
             # The task changes too, so its agent's manifest is rebuilt and the
             # stop it was holding back (runtime/manifest.py) goes out now.
             changes.append(dataclasses.replace(task, version=task.version + 1))
-    if any(isinstance(c, Delete) or (isinstance(c, Instance) and c.id not in current) for c in changes):
+    if moved:
         changes.append(dataclasses.replace(sd, instances_revision=snapshot.revision + 1))
     return changes
 
@@ -134,11 +190,20 @@ def task_health(snapshot: Snapshot, task: Any) -> str:
 
 
 def task_attributes(
-    snapshot: Snapshot, task: Any, svc: Any, reg: Any, cluster_name: str
+    snapshot: Snapshot, task: Any, svc: Any, reg: Any, cluster_name: str,
+    *, awsvpc_own_address: bool = False,
 ) -> dict[str, str] | None:
-    """The Cloud Map attributes ECS registers for ``task``, or None when it has no address yet."""
+    """The Cloud Map attributes ECS registers for ``task``, or None when it has no address yet.
+
+    ``awsvpc_own_address``: an awsvpc task waits for its ENI's address (serviceRegistries);
+    without it the host's address stands in until then (Service Connect still relies on it).
+    """
     inst = snapshot.get("container_instance", task.container_instance_arn or "")
-    address = _task_address(task) or _host_address(inst)
+    td = snapshot.get("task_definition", task.task_definition_arn) if awsvpc_own_address else None
+    if td is not None and network(td.network_mode) == "awsvpc":
+        address = _task_address(task)  # its own ENI's, once the agent reports it
+    else:
+        address = _task_address(task) or _host_address(inst)
     if address is None:
         return None
     attrs = {"AWS_INSTANCE_IPV4": address}
