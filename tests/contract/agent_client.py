@@ -21,7 +21,9 @@ from botocore.auth import SigV4Auth, SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.helpers import REGION, Server, client, unique
+from portside.agent.drivers.base import TaskNetwork
+from portside.agent.session import Outbox
+from tests.helpers import REGION, Server, client, unique, until
 
 # -- a tiny agent ---------------------------------------------------------------
 
@@ -176,3 +178,31 @@ def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:
             time.sleep(0.1)
 
 
+
+
+def report_network(srv: Server, cluster: str, task_arn: str, address: str,
+                   container: str = "web", agent_cluster: str | None = None,
+                   instance: str | None = None) -> None:
+    """What the task's agent sends once an awsvpc task's ENI is up (its address; the
+    message built by the agent's own ``Outbox``), over a session of the task's instance
+    (``instance`` in ``agent_cluster`` for a Fargate task, whose instance DescribeTasks
+    hides); returns once DescribeTasks shows the address."""
+    ecs = srv.client()
+    instance = instance or describe(ecs, cluster, task_arn)["containerInstanceArn"]
+    box = Outbox()
+    box.task_network(task_arn, TaskNetwork("awsvpc", "169.254.170.2", address=address,
+                                           mac_address="02:42:0a:00:00:07"), [container])
+    (message,) = box.replay()
+
+    async def body() -> None:
+        agent = await connect(srv, agent_cluster or cluster, instance)
+        try:
+            await agent.next("TaskManifest")
+            await agent.send(message)
+        finally:
+            await agent.close()
+
+    run(body())
+    until(lambda: any(d.get("value") == address
+                      for a in describe(ecs, cluster, task_arn).get("attachments") or ()
+                      for d in a.get("details") or ()))

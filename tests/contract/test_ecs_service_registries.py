@@ -10,40 +10,16 @@ alone (no portside task has an IPv6 address), is refused.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from portside.agent.drivers.base import TaskNetwork
-from portside.agent.session import Outbox
-from tests.contract.agent_client import connect
+from tests.contract.agent_client import report_network
 from tests.contract.ecs_fixtures import cluster_with_instances, register_td
 from tests.helpers import Server, unique, until
 
 AWSVPC = {"awsvpcConfiguration": {"subnets": ["subnet-1"]}}
-
-
-def _report_network(server: Server, cluster: str, instance: str, task: str, address: str) -> None:
-    """The TaskNetwork message the agent sends once an awsvpc task's ENI is up (its address)."""
-    box = Outbox()
-    box.task_network(task, TaskNetwork("awsvpc", "169.254.170.2", address=address,
-                                       mac_address="02:42:0a:00:03:07"), ["web"])
-    (message,) = box.replay()
-
-    async def body() -> None:
-        agent = await connect(server, cluster, instance)
-        try:
-            await agent.next("TaskManifest")
-            await agent.send(message)
-        finally:
-            await agent.close()
-
-    asyncio.run(body())
-    until(lambda: any(d.get("value") == address
-                      for a in ecs_task(server, cluster, task).get("attachments") or ()
-                      for d in a.get("details") or ()))
 
 
 def ecs_task(server: Server, cluster: str, task: str) -> dict[str, Any]:
@@ -88,13 +64,13 @@ def test_a_registry_added_by_update_service_registers_every_attribute(server: Se
     sd = server.client("servicediscovery")
     registry = _registry(server, ["A", "AAAA", "SRV"])  # AAAA beside A is accepted
     ec2_id = f"i-{unique('x')[2:]}"
-    cluster, (instance,) = cluster_with_instances(ecs, 1, az="us-east-1b", instance_id=ec2_id)
+    cluster, _ = cluster_with_instances(ecs, 1, az="us-east-1b", instance_id=ec2_id)
     td = register_td(ecs, network_mode="awsvpc")
     name = unique("svc")
     ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=td["family"],
                        desiredCount=1, networkConfiguration=AWSVPC)
     (arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"])
-    _report_network(server, cluster, instance, arn, "10.0.3.7")
+    report_network(server, cluster, arn, "10.0.3.7")
     ecs.submit_task_state_change(
         cluster=cluster, task=arn, status="RUNNING",
         containers=[{"containerName": "web", "status": "RUNNING", "runtimeId": "r"}],
@@ -127,7 +103,7 @@ def test_an_awsvpc_task_is_registered_only_under_its_own_reported_address(server
     ecs = server.client()
     sd = server.client("servicediscovery")
     registry = _registry(server, ["A", "SRV"])
-    cluster, (instance,) = cluster_with_instances(ecs, 1)
+    cluster, _ = cluster_with_instances(ecs, 1)
     vpc_td, bridge_td = register_td(ecs, network_mode="awsvpc"), register_td(ecs)
     vpc, bridge = unique("vpc"), unique("br")
     ecs.create_service(cluster=cluster, serviceName=vpc, taskDefinition=vpc_td["family"],
@@ -158,7 +134,7 @@ def test_an_awsvpc_task_is_registered_only_under_its_own_reported_address(server
 
     assert until(addresses) == {bridge_arn.rsplit("/", 1)[-1]: "127.0.0.1"}  # the host's
 
-    _report_network(server, cluster, instance, vpc_arn, "10.0.3.8")
+    report_network(server, cluster, vpc_arn, "10.0.3.8")
     vpc_id = vpc_arn.rsplit("/", 1)[-1]
     until(lambda: vpc_id in addresses())
     assert addresses()[vpc_id] == "10.0.3.8"

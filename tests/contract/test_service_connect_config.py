@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.contract.agent_client import report_network
 from tests.contract.ecs_fixtures import cluster_with_instances
 from tests.helpers import Server, unique, until
 
@@ -161,6 +162,8 @@ def test_awsvpc_port_is_registered_with_its_ingress_port(server: Server) -> None
         cluster=cluster, task=arn, status="RUNNING",
         containers=[{"containerName": "app", "status": "RUNNING", "runtimeId": "r"}],
     )
+    report_network(server, cluster, arn, "10.0.4.4", container="app")
     found = until(lambda: sd.discover_instances(NamespaceName=ns_name, ServiceName="api")[
         "Instances"])
     assert found[0]["Attributes"]["AWS_INSTANCE_PORT"] == "15444"  # 15443 is a container port
+    assert found[0]["Attributes"]["AWS_INSTANCE_IPV4"] == "10.0.4.4"  # the task's own ENI

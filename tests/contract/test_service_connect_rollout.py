@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.contract.agent_client import report_network
 from tests.contract.ecs_fixtures import cluster_with_instances
 from tests.helpers import Server, unique, until
 
@@ -63,6 +64,8 @@ def test_old_tasks_keep_their_registration_port_during_a_rollout(
     )
     (old,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"])
     _running(ecs, cluster, old, "app", mode, 8080, 15443, HOST_PORTS["old"])
+    if mode == "awsvpc":  # registered under its own address, once its agent reports it
+        report_network(server, cluster, old, "10.0.4.1", container="app")
 
     (svc,) = ecs.describe_services(cluster=cluster, services=[name])["services"]
     (resource,) = svc["deployments"][0]["serviceConnectResources"]
@@ -82,6 +85,8 @@ def test_old_tasks_keep_their_registration_port_during_a_rollout(
     (new,) = until(lambda: [a for a in ecs.list_tasks(cluster=cluster, serviceName=name)[
         "taskArns"] if a != old])
     _running(ecs, cluster, new, "web", mode, 15443, 15444, HOST_PORTS["new"])
+    if mode == "awsvpc":
+        report_network(server, cluster, new, "10.0.4.2", container="web")
     new_id = new.rsplit("/", 1)[-1]
     new_port = str(HOST_PORTS["new"]) if mode == "bridge" else "15444"
     found = until(lambda: (p := ports()).get(new_id) == new_port and p)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.contract.agent_client import report_network
 from tests.contract.ecs_fixtures import cluster_with_instances
 from tests.helpers import Server, unique, until
 
@@ -154,9 +155,11 @@ def test_new_task_definition_is_checked_and_derived_again(
         cluster=cluster, task=arn, status="RUNNING",
         containers=[{"containerName": "web", "status": "RUNNING", "runtimeId": "r"}],
     )
+    report_network(server, cluster, arn, "10.0.4.3", container="web")
     found = until(lambda: sd.discover_instances(NamespaceName=ns_name, ServiceName=port)[
         "Instances"])
     assert found[0]["Attributes"]["AWS_INSTANCE_PORT"] == "15444"  # 15443: a container port
+    assert found[0]["Attributes"]["AWS_INSTANCE_IPV4"] == "10.0.4.3"  # the task's own ENI
 
 
 def test_new_task_definition_checks_the_timeouts_given(

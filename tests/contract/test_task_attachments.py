@@ -14,11 +14,15 @@ from typing import Any
 
 import pytest
 
-from portside.agent.drivers.base import TaskNetwork
-from portside.agent.session import Outbox
 from tests.conftest import make_server
 from tests.contract import ecs_fixtures
-from tests.contract.agent_client import connect, describe, register_instance, run
+from tests.contract.agent_client import (
+    connect,
+    describe,
+    register_instance,
+    report_network,
+    run,
+)
 from tests.helpers import Server, unique, until
 
 SUBNETS = ["subnet-0a1", "subnet-0b2"]
@@ -50,31 +54,14 @@ def _assert_precreated(task: dict[str, Any]) -> dict[str, Any]:
     return eni
 
 
-def _report_network(srv: Server, cluster: str, instance: str, task_arn: str, address: str) -> None:
-    """Send the TaskNetwork message the agent sends once the task's network is up."""
-    box = Outbox()
-    box.task_network(task_arn, TaskNetwork("awsvpc", "169.254.170.2", address=address,
-                                           mac_address="02:42:0a:00:00:07"), ["web"])
-    (message,) = box.replay()
-
-    async def body() -> None:
-        agent = await connect(srv, cluster, instance)
-        try:
-            await agent.next("TaskManifest")
-            await agent.send(message)
-        finally:
-            await agent.close()
-
-    run(body())
-
-
 def _assert_attached(
     srv: Server, cluster: str, instance: str, task_arn: str, precreated: dict[str, Any],
     agent_cluster: str | None = None,
 ) -> None:
     """The agent (of ``instance``, in ``agent_cluster`` if not the task's) reports the network."""
     ecs = srv.client()
-    _report_network(srv, agent_cluster or cluster, instance, task_arn, "10.0.3.7")
+    report_network(srv, cluster, task_arn, "10.0.3.7", agent_cluster=agent_cluster,
+                   instance=instance)
 
     def attached() -> dict[str, Any] | None:
         eni = _eni(describe(ecs, cluster, task_arn))

@@ -21,9 +21,9 @@ A registry the service no longer lists (UpdateService changed or removed its
 ``serviceRegistries``, which starts a new deployment) keeps the instances of
 the tasks already in it until each stops, and gains none.
 
-An awsvpc task in a ``serviceRegistries`` registry is registered under its own
-address only: nothing until its agent has reported the ENI's
-``privateIPv4Address`` (Service Connect still lets the host's address stand in).
+An awsvpc task is registered under its own address only (serviceRegistries and
+Service Connect alike): nothing until its agent has reported the ENI's
+``privateIPv4Address``.
 
 ``DiscoverInstancesRevision`` moves when an instance is added, removed or
 changes attributes, not on a health change (as Cloud Map's own RegisterInstance
@@ -98,7 +98,7 @@ def _held_registries(snapshot: Snapshot) -> dict[tuple[str, str], set[str]]:
 def _placed(
     snapshot: Snapshot, svc: Any, cluster_name: str, reg: Any, task: Any
 ) -> dict[str, str] | None:
-    return task_attributes(snapshot, task, svc, reg, cluster_name, awsvpc_own_address=True)
+    return task_attributes(snapshot, task, svc, reg, cluster_name)
 
 
 def _connect_placed(
@@ -190,16 +190,12 @@ def task_health(snapshot: Snapshot, task: Any) -> str:
 
 
 def task_attributes(
-    snapshot: Snapshot, task: Any, svc: Any, reg: Any, cluster_name: str,
-    *, awsvpc_own_address: bool = False,
+    snapshot: Snapshot, task: Any, svc: Any, reg: Any, cluster_name: str
 ) -> dict[str, str] | None:
-    """The Cloud Map attributes ECS registers for ``task``, or None when it has no address yet.
-
-    ``awsvpc_own_address``: an awsvpc task waits for its ENI's address (serviceRegistries);
-    without it the host's address stands in until then (Service Connect still relies on it).
-    """
+    """The Cloud Map attributes ECS registers for ``task``, or None when it has no address yet
+    (an awsvpc task has its own ENI's, once its agent reports it; others their host's)."""
     inst = snapshot.get("container_instance", task.container_instance_arn or "")
-    td = snapshot.get("task_definition", task.task_definition_arn) if awsvpc_own_address else None
+    td = snapshot.get("task_definition", task.task_definition_arn)
     if td is not None and network(td.network_mode) == "awsvpc":
         address = _task_address(task)  # its own ENI's, once the agent reports it
     else:
