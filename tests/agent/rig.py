@@ -146,7 +146,17 @@ class Rig:
             await asyncio.sleep(0.05)
 
     async def status(self, arn: str, status: str, timeout: float = 60) -> dict[str, Any]:
-        await self.until(lambda: status in self.ecs.statuses(arn), timeout, f"{arn} {status}")
+        try:
+            await self.until(lambda: status in self.ecs.statuses(arn), timeout, f"{arn} {status}")
+        except AssertionError as exc:  # say where that task got to, for a failure seen once
+            m = self.e.managers.get(arn)
+            where = "no manager" if m is None else (
+                f"known {m.known}, containers "
+                f"{ {n: c.status for n, c in m.containers.items()} }, "
+                f"its run task {'done' if m._task is None or m._task.done() else 'running'}"
+                + (f": {m._task.exception()!r}" if m._task is not None and m._task.done()
+                   and not m._task.cancelled() and m._task.exception() else ""))
+            raise AssertionError(f"{exc}; its statuses: {self.ecs.statuses(arn)}; {where}") from None
         await self.e.reporter.flush(5)
         return next(p for p in self.ecs.task_reports(arn) if p["status"] == status)
 
