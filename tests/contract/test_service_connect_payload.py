@@ -31,20 +31,23 @@ def _section(manifest: dict[str, Any], task_arn: str) -> Any:
                 None)
 
 
-def test_client_task_hears_of_api_endpoints_on_another_instance(server: Server) -> None:
+def _api_and_client(server: Server, namespace: str, api_td: str,
+                    **api_service: Any) -> tuple[str, str, str, str, str, str]:
+    """An ``api`` service (``api_td``, Service Connect port ``api`` with ingress 15000) and a
+    client-only service, each on a cluster and instance of its own; their one task each:
+    (api cluster, client cluster, api instance, client instance, api task, client task)."""
     ecs = server.client()
-    namespace = _namespace(server)
     api_cluster, client_cluster = unique("api"), unique("cli")
     for name in (api_cluster, client_cluster):
         ecs.create_cluster(clusterName=name)
     api_instance = register_instance(ecs, api_cluster)
     client_instance = register_instance(ecs, client_cluster)
-    api_td = _td(ecs, [{"name": "api", "containerPort": 80, "hostPort": 0, "appProtocol": "http"}])
     ecs.create_service(
         cluster=api_cluster, serviceName="api", taskDefinition=api_td, desiredCount=1,
         serviceConnectConfiguration={"enabled": True, "namespace": namespace, "services": [
             {"portName": "api", "clientAliases": [{"port": 8080, "dnsName": "api"}],
              "ingressPortOverride": 15000}]},
+        **api_service,
     )
     ecs.create_service(
         cluster=client_cluster, serviceName="client", taskDefinition=_td(ecs, []),
@@ -52,6 +55,15 @@ def test_client_task_hears_of_api_endpoints_on_another_instance(server: Server) 
     )
     (api_task,) = until(lambda: ecs.list_tasks(cluster=api_cluster)["taskArns"])
     (client_task,) = until(lambda: ecs.list_tasks(cluster=client_cluster)["taskArns"])
+    return api_cluster, client_cluster, api_instance, client_instance, api_task, client_task
+
+
+def test_client_task_hears_of_api_endpoints_on_another_instance(server: Server) -> None:
+    ecs = server.client()
+    namespace = _namespace(server)
+    api_td = _td(ecs, [{"name": "api", "containerPort": 80, "hostPort": 0, "appProtocol": "http"}])
+    api_cluster, client_cluster, api_instance, client_instance, api_task, client_task = (
+        _api_and_client(server, namespace, api_td))
 
     async def body() -> None:
         agent = await connect(server, client_cluster, client_instance)
@@ -132,11 +144,6 @@ def test_an_endpoint_reaches_callers_unhealthy_until_its_task_reports_healthy(
     """
     ecs = server.client()
     namespace = _namespace(server)
-    api_cluster, client_cluster = unique("api"), unique("cli")
-    for name in (api_cluster, client_cluster):
-        ecs.create_cluster(clusterName=name)
-    api_instance = register_instance(ecs, api_cluster)
-    client_instance = register_instance(ecs, client_cluster)
     api_td = unique("sc")
     ecs.register_task_definition(family=api_td, containerDefinitions=[{
         "name": "app", "image": "x", "memory": 64, "essential": True,
@@ -144,20 +151,9 @@ def test_an_endpoint_reaches_callers_unhealthy_until_its_task_reports_healthy(
         "portMappings": [{"name": "api", "containerPort": 80, "hostPort": 0,
                           "appProtocol": "http"}],
     }])
-    ecs.create_service(
-        cluster=api_cluster, serviceName="api", taskDefinition=api_td, desiredCount=1,
-        # the grace period keeps the scheduler from replacing the task once it fails
-        healthCheckGracePeriodSeconds=3600,
-        serviceConnectConfiguration={"enabled": True, "namespace": namespace, "services": [
-            {"portName": "api", "clientAliases": [{"port": 8080, "dnsName": "api"}],
-             "ingressPortOverride": 15000}]},
-    )
-    ecs.create_service(
-        cluster=client_cluster, serviceName="client", taskDefinition=_td(ecs, []),
-        desiredCount=1, serviceConnectConfiguration={"enabled": True, "namespace": namespace},
-    )
-    (api_task,) = until(lambda: ecs.list_tasks(cluster=api_cluster)["taskArns"])
-    (client_task,) = until(lambda: ecs.list_tasks(cluster=client_cluster)["taskArns"])
+    # the grace period keeps the scheduler from replacing the task once it fails
+    api_cluster, client_cluster, api_instance, client_instance, api_task, client_task = (
+        _api_and_client(server, namespace, api_td, healthCheckGracePeriodSeconds=3600))
 
     def health(manifest: dict[str, Any]) -> list[Any]:
         section = _section(manifest, client_task) or {}

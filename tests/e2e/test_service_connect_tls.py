@@ -161,6 +161,28 @@ def _serial(address: tuple[str, int], tls_dir: Path) -> int | None:
     return int(x509.load_der_x509_certificate(der).serial_number)
 
 
+def check_peer_certificates(tmp_path: Path, ecs: Any, address: tuple[str, int]) -> Path:
+    """A raw mTLS request to an api task's inbound listener at ``address``: answered with
+    the client task's own certificate, refused with one from another authority. Returns
+    the client task's certificate directory."""
+    from portside.proxy.tls import CertificateAuthority
+
+    (client_task,) = ecs.list_tasks(cluster="default", serviceName="client")["taskArns"]
+    (tls_dir,) = tmp_path.glob(f"**/service-connect/{client_task.rsplit('/', 1)[-1]}/tls")
+    answer = _call(address, tls_dir / "ca.pem", tls_dir / "cert.pem", tls_dir / "key.pem")
+    assert answer.startswith(b"HTTP/1.1 200") and SECRET_ANSWER.encode() in answer
+
+    now = dt.datetime.now(dt.UTC)
+    issued = CertificateAuthority.create("rogue", now).issue("client", now)
+    issued.write(str(tmp_path / "rogue.crt"), str(tmp_path / "rogue.key"))
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        refused = _call(address, tls_dir / "ca.pem", tmp_path / "rogue.crt",
+                        tmp_path / "rogue.key")
+        assert refused == b""  # TLS 1.3: the refusal may arrive as a closed stream
+        raise ConnectionError("closed without an answer")
+    return Path(tls_dir)
+
+
 def _upstream_connections(admin: Path) -> int:
     """Connections the client task's proxy opened to api endpoints (its Prometheus text)."""
     with socket.socket(socket.AF_UNIX) as s:
@@ -179,7 +201,6 @@ def _upstream_connections(admin: Path) -> int:
 def test_tls_between_proxies_encrypts_and_refuses_another_authority(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from portside.proxy.tls import CertificateAuthority
 
     # Certificates valid 21 s, so rotated every 15 s (5/7 of it) while the test watches.
     monkeypatch.setenv("PORTSIDE_SERVICE_CONNECT_CERT_VALIDITY", str(ROTATE_VALIDITY))
@@ -226,20 +247,8 @@ def test_tls_between_proxies_encrypts_and_refuses_another_authority(
 
         # A client with a certificate from another authority is refused by the inbound
         # listener; with the client task's own certificate the same request is answered.
-        (client_task,) = ecs.list_tasks(cluster="default", serviceName="client")["taskArns"]
-        (tls_dir,) = tmp_path.glob(f"**/service-connect/{client_task.rsplit('/', 1)[-1]}/tls")
         address = _api_addresses(sd, namespace)[0]
-        answer = _call(address, tls_dir / "ca.pem", tls_dir / "cert.pem", tls_dir / "key.pem")
-        assert answer.startswith(b"HTTP/1.1 200") and SECRET_ANSWER.encode() in answer
-
-        now = dt.datetime.now(dt.UTC)
-        issued = CertificateAuthority.create("rogue", now).issue("client", now)
-        issued.write(str(tmp_path / "rogue.crt"), str(tmp_path / "rogue.key"))
-        with pytest.raises((ssl.SSLError, ConnectionError)):
-            refused = _call(address, tls_dir / "ca.pem", tmp_path / "rogue.crt",
-                            tmp_path / "rogue.key")
-            assert refused == b""  # TLS 1.3: the refusal may arrive as a closed stream
-            raise ConnectionError("closed without an answer")
+        tls_dir = check_peer_certificates(tmp_path, ecs, address)
         # The agent keeps the tasks' private keys in their proxies' 0600 files only.
         holders = [f for f in (tmp_path / "agents").glob("**/*")
                    if f.is_file() and b"PRIVATE KEY" in f.read_bytes()]
