@@ -48,16 +48,23 @@ class Settings:
 
     @property
     def endpoint(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self._url(self.host)
 
     @property
     def local_endpoint(self) -> str:
         """The URL a process on this machine reaches the server at: a wildcard address
         (``0.0.0.0``, ``::``) is where it listens, not where to connect."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return self._url("127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host)
+
+    def _url(self, host: str) -> str:
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
+
+    @property
+    def agent_keys(self) -> tuple[str, str] | None:
+        """The key pair local agents register with: the credentials file's first
+        (None without one: the agents' default, the dev pair)."""
+        return next(iter(self.credentials.items())) if self.credentials else None
 
     def accepted_keys(self) -> dict[str, str]:
         """The key pairs a request may be signed with.

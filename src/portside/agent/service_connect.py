@@ -78,6 +78,7 @@ from portside.agent.drivers.base import (
     RuntimeContainer,
     TaskNetwork,
 )
+from portside.agent.drivers.process_spawn import start_ticks
 from portside.agent.payload import ContainerSpec, TaskSpec
 from portside.agent.ports import PortAllocator, PortsExhausted
 from portside.agent.service_connect_config import (
@@ -250,7 +251,6 @@ class TaskProxy:
         self._write_hosts()
         self.tls = write_tls(self.dir, self.section)
         self._reclaim()
-        self._allocate(self.section)
         await self._spawn()
         self._pusher = asyncio.create_task(self._push_loop(), name=f"sc-{self.task.task_id[:8]}")
         self._keeper = asyncio.create_task(self._supervise(), name=f"sc-keep-{self.task.task_id[:8]}")
@@ -418,22 +418,13 @@ async def exited(pid: int) -> None:
     """Until process ``pid`` (not our child) has exited: SIGKILL after STOP_TIMEOUT."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STOP_TIMEOUT
-    while _running(pid):
+    while start_ticks(pid) is not None:  # a zombie has closed its sockets: gone enough
         if loop.time() > deadline:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             if loop.time() > deadline + 1:
                 return  # a zombie nobody reaps holds no socket; anything else, we tried
         await asyncio.sleep(0.05)
-
-
-def _running(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, exited but not yet reaped, has closed its sockets)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 class ServiceConnect:

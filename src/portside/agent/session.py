@@ -42,8 +42,6 @@ MIN_BACKOFF, MAX_BACKOFF = 1.0, 30.0
 CLOSE_REPLACED = 4000  # a newer session for this instance took over
 CLOSE_DEREGISTERED = 4004  # the instance is not registered any more
 
-
-
 UNSPECIFIED = ("0.0.0.0", "::")
 
 
@@ -57,6 +55,7 @@ def poll_url(found: str, known: str) -> str:
     if url.host in UNSPECIFIED:
         url = url.with_host(str(URL(known).host))
     return str(url)
+
 
 class InstanceDeregistered(Exception):
     """The control plane no longer knows this container instance: the agent must not go on."""

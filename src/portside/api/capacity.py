@@ -124,8 +124,8 @@ def _activity(a: ScalingActivity) -> dict[str, Any]:
 
 class _Capacity(Collector):
     def __init__(self, found: list[ProviderStatus], last: dict[str, CapacityDecision],
-                 actions: dict[tuple[str, str], int] | None = None):  # fmt: skip
-        self.found, self.last, self.actions = found, last, actions or {}
+                 actions: dict[tuple[str, str], int]):  # fmt: skip
+        self.found, self.last, self.actions = found, last, actions
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         labels = ["capacity_provider", "cluster"]

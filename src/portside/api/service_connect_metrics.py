@@ -37,7 +37,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from portside.domain.ecs.cluster import Cluster
-from portside.domain.ecs.service_connect_top import INBOUND_PREFIX, TaskSamples
+from portside.domain.ecs.service_connect_top import TaskSamples, direction, idle
 from portside.proxy.metrics import BUCKETS, CLASSES
 from portside.store.store import Store
 
@@ -100,35 +100,24 @@ def sums(
         for t in tasks:
             stats = t.latest.stats
             for name, s in (stats.get("services") or {}).items():
-                if _used(s):
-                    services.setdefault((cluster, t.service, *_direction(name)), Sums()).add(s)
+                if not idle(s):
+                    services.setdefault((cluster, t.service, *direction(name)), Sums()).add(s)
             for key, s in (stats.get("endpoints") or {}).items():
                 name, _, endpoint = str(key).partition("/")
-                if _used(s):
-                    ek = (cluster, t.service, *_direction(name), endpoint)
+                if not idle(s):
+                    ek = (cluster, t.service, *direction(name), endpoint)
                     endpoints.setdefault(ek, Sums()).add(s)
     return services, endpoints
 
 
-def _used(stats: Any) -> bool:
-    return isinstance(stats, Mapping) and bool(
-        stats.get("requests") or stats.get("connections_total"))
-
-
-def _direction(upstream: str) -> tuple[str, str]:
-    if upstream.startswith(INBOUND_PREFIX):
-        return "in", upstream[len(INBOUND_PREFIX):]
-    return "out", upstream
-
-
 class ServiceConnectCollector(Collector):
-    """Reads the stats book at each scrape (wall-clock ``now``, as the book records)."""
+    """Reads the stats book at each scrape (wall-clock time, as the book records)."""
 
-    def __init__(self, store: Store, book: ProxyStatsBook, now: float | None = None) -> None:
-        self.store, self.book, self.now = store, book, now
+    def __init__(self, store: Store, book: ProxyStatsBook) -> None:
+        self.store, self.book = store, book
 
     def collect(self) -> Iterator[Metric]:
-        now = time.time() if self.now is None else self.now
+        now = time.time()
         clusters = sorted((c for c in self.store.all(Cluster.KIND).values() if c.active),
                           key=lambda c: c.cluster_arn)
         services, endpoints = sums(

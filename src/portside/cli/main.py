@@ -129,7 +129,7 @@ def up(
         driver = "docker" if docker_answers() else "process"
         why = " (a Docker engine answers)" if driver == "docker" else " (no Docker engine answers)"
     # the agents register with the file's first key pair: the dev pair is refused then
-    first = next(iter(settings.credentials.items())) if settings.credentials else None
+    first = settings.agent_keys
     agents = LocalAgents(settings.local_endpoint, Path(settings.data_dir), driver,
                          region, first)  # fmt: skip
 

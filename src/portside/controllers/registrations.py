@@ -68,17 +68,18 @@ def decide(snapshot: Snapshot, now: datetime) -> list[Change]:
         listed: set[str] = set()
         for reg in svc.service_registries:
             listed.add(registry_service_id(reg["registry_arn"]))
-            changes += _reconcile(snapshot, now, svc, reg["registry_arn"],
-                                  partial(_placed, snapshot, svc, cluster_name, reg))
+            changes += _reconcile(snapshot, now, svc, cluster_name, reg["registry_arn"],
+                                  partial(task_attributes, snapshot, svc, cluster_name, reg))
         for arn in registry_arns(svc):  # Service Connect: each task as its deployment has it
             listed.add(registry_service_id(arn))
-            changes += _reconcile(snapshot, now, svc, arn,
+            changes += _reconcile(snapshot, now, svc, cluster_name, arn,
                                   partial(_connect_placed, snapshot, svc, cluster_name, arn))
         region, account = svc.cluster_arn.split(":")[3:5]
         for sd_id in sorted(held.get((cluster_name, svc.service_name), set()) - listed):
             sd = snapshot.get("sd_service", sd_id)
             if sd is not None and (sd.region, sd.account) == (region, account):
-                changes += _reconcile(snapshot, now, svc, sd_id, partial(_kept, snapshot, sd_id))
+                changes += _reconcile(snapshot, now, svc, cluster_name, sd_id,
+                                      partial(_kept, snapshot, sd_id))
     return changes
 
 
@@ -95,17 +96,11 @@ def _held_registries(snapshot: Snapshot) -> dict[tuple[str, str], set[str]]:
     return held
 
 
-def _placed(
-    snapshot: Snapshot, svc: Any, cluster_name: str, reg: Any, task: Any
-) -> dict[str, str] | None:
-    return task_attributes(snapshot, task, svc, reg, cluster_name)
-
-
 def _connect_placed(
     snapshot: Snapshot, svc: Any, cluster_name: str, arn: str, task: Any
 ) -> dict[str, str] | None:
     reg = task_registry(svc, task, registry_arn=arn)
-    return None if reg is None else task_attributes(snapshot, task, svc, reg, cluster_name)
+    return None if reg is None else task_attributes(snapshot, svc, cluster_name, reg, task)
 
 
 def _kept(snapshot: Snapshot, sd_id: str, task: Any) -> dict[str, str] | None:
@@ -116,7 +111,7 @@ def _kept(snapshot: Snapshot, sd_id: str, task: Any) -> dict[str, str] | None:
 
 
 def _reconcile(
-    snapshot: Snapshot, now: datetime, svc: Any, registry_arn: str,
+    snapshot: Snapshot, now: datetime, svc: Any, cluster_name: str, registry_arn: str,
     attributes: Callable[[Any], dict[str, str] | None],
 ) -> list[Change]:
     """``attributes(task)``: the instance attributes ``task`` has in ``registry_arn`` (or a
@@ -124,7 +119,6 @@ def _reconcile(
     sd = snapshot.get("sd_service", registry_service_id(registry_arn))
     if sd is None:
         return []
-    cluster_name = svc.cluster_arn.rsplit("/", 1)[-1]
     wanted: dict[str, dict[str, str]] = {}
     health: dict[str, str] = {}
     if svc.status != "INACTIVE":
@@ -190,16 +184,15 @@ def task_health(snapshot: Snapshot, task: Any) -> str:
 
 
 def task_attributes(
-    snapshot: Snapshot, task: Any, svc: Any, reg: Any, cluster_name: str
+    snapshot: Snapshot, svc: Any, cluster_name: str, reg: Any, task: Any
 ) -> dict[str, str] | None:
     """The Cloud Map attributes ECS registers for ``task``, or None when it has no address yet
     (an awsvpc task has its own ENI's, once its agent reports it; others their host's)."""
     inst = snapshot.get("container_instance", task.container_instance_arn or "")
     td = snapshot.get("task_definition", task.task_definition_arn)
-    if td is not None and network(td.network_mode) == "awsvpc":
-        address = _task_address(task)  # its own ENI's, once the agent reports it
-    else:
-        address = _task_address(task) or _host_address(inst)
+    address = _task_address(task)  # its own ENI's, once the agent reports it
+    if address is None and (td is None or network(td.network_mode) != "awsvpc"):
+        address = _host_address(inst)
     if address is None:
         return None
     attrs = {"AWS_INSTANCE_IPV4": address}

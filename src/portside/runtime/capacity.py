@@ -89,12 +89,9 @@ def make_launchers(app: App) -> dict[str, Launcher]:
     from portside.runtime.launchers.command import CommandLauncher
     from portside.runtime.launchers.local import LocalLauncher
 
-    keys = None
-    if app.settings.credentials:
-        keys = next(iter(app.settings.credentials.items()))
     driver = os.environ.get("PORTSIDE_LAUNCHER_DRIVER", "auto")
     return {
-        "local": LocalLauncher(app.settings.data_dir, driver, keys),
+        "local": LocalLauncher(app.settings.data_dir, driver, app.settings.agent_keys),
         "command": CommandLauncher(),
     }
 

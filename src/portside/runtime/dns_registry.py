@@ -132,7 +132,10 @@ class CloudMapRegistry:
         self._services[ns.id] = {s.id: service_of(s) for s in services}
         for s in services:
             self._namespace_of[s.id] = ns.id
-        self._zones_by_ns[ns.id] = zone_of(dns_namespace(ns, services))
+        # The zone holds the very Service objects kept above, so the compiler's
+        # identity cache hits for them on the first rebuild after this load.
+        zone = zone_of(dns_namespace(ns))
+        self._zones_by_ns[ns.id] = replace(zone, services=tuple(self._services[ns.id].values()))
 
     def _reload_namespace(self, ns_id: str) -> None:
         ns = self._store.get(Namespace.KIND, ns_id)
@@ -145,8 +148,8 @@ class CloudMapRegistry:
             for svc_id in self._services.pop(ns_id, {}):
                 self._namespace_of.pop(svc_id, None)
             return
-        services = self._zones_by_ns[ns_id].services
-        self._zones_by_ns[ns_id] = replace(zone_of(dns_namespace(ns)), services=services)
+        # No services here: _apply marks this namespace dirty and sets them.
+        self._zones_by_ns[ns_id] = zone_of(dns_namespace(ns))
 
     def _reload_service(self, svc_id: str) -> set[str]:
         """Rebuild one service; return the namespaces whose zone changed.

@@ -67,13 +67,19 @@ def agent_args(
 
 
 def spawn_agent(
-    args: list[str], state_dir: Path, env: dict[str, str] | None = None
+    args: list[str], state_dir: Path, keys: tuple[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
-    """Start an agent in its own session, logging to ``STATE_DIR/agent.log``."""
+    """Start an agent in its own session, logging to ``STATE_DIR/agent.log``.
+
+    ``keys`` (the bootstrap pair; None: the agent's default) go in its environment,
+    never on a command line.
+    """
+    env = dict(os.environ)
+    if keys is not None:
+        env.update(PORTSIDE_AGENT_ACCESS_KEY=keys[0], PORTSIDE_AGENT_SECRET_KEY=keys[1])
     state_dir.mkdir(parents=True, exist_ok=True)
     with open(state_dir / "agent.log", "ab") as out:
-        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT,
-                                env=env if env is not None else dict(os.environ),
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True)  # fmt: skip
 
 
@@ -87,13 +93,6 @@ class LocalAgents:
     """The bootstrap key pair agents register with (None: the agent's default, test/test)."""
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def env(self) -> dict[str, str]:
-        """The agents' environment: ours plus the key pair, never on a command line."""
-        env = dict(os.environ)
-        if self.keys is not None:
-            env.update(PORTSIDE_AGENT_ACCESS_KEY=self.keys[0], PORTSIDE_AGENT_SECRET_KEY=self.keys[1])
-        return env
-
     def start(self, count: int, zones: list[str], cpu: int | None, memory: int | None) -> list[str]:
         """Start ``count`` agents round-robin over ``zones``; return their log paths."""
         logs = []
@@ -101,7 +100,7 @@ class LocalAgents:
             state = self.data_dir / "agents" / f"agent-{i}"
             args = agent_args(self.endpoint, "default", self.driver, state, self.region,
                               zones[i % len(zones)], cpu=cpu, memory=memory)  # fmt: skip
-            self.procs.append(spawn_agent(args, state, self.env()))
+            self.procs.append(spawn_agent(args, state, self.keys))
             logs.append(str(state / "agent.log"))
         return logs
 
@@ -113,7 +112,7 @@ class LocalAgents:
         state = self.data_dir / "agents" / "fargate-pool"
         args = agent_args(self.endpoint, "default", self.driver, state, self.region, zone,
                           instance_type="fargate", attributes=((POOL_ATTRIBUTE, "true"),))
-        self.procs.append(spawn_agent(args, state, self.env()))
+        self.procs.append(spawn_agent(args, state, self.keys))
         return str(state / "agent.log")
 
     def stop(self, timeout: float = 20) -> None:

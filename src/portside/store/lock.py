@@ -29,6 +29,8 @@ from typing import Any
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from portside.store.store import sqlite_path
+
 ADVISORY_KEY = int.from_bytes(b"portside", "big")
 """The PostgreSQL advisory lock key (advisory locks are per database)."""
 
@@ -55,8 +57,8 @@ def lock_store(url: str, owner: str) -> StoreLock:
     ``owner`` describes this server (pid, endpoint) to a second one refused.
     """
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if not path or path == ":memory:":
+        path = sqlite_path(url)
+        if path is None:
             return StoreLock(lambda: None)  # nothing another process could open
         return _lock_file(Path(path + ".lock"), owner)
     return _lock_postgres(url, owner)

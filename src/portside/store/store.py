@@ -245,10 +245,19 @@ def _order(obj: Any) -> tuple[str, float]:
     return obj.KIND, at.timestamp() if at is not None else 0.0
 
 
+def sqlite_path(url: str) -> str | None:
+    """The file a SQLite URL names; None for another database or one without a file
+    (no path, ``:memory:``), which nothing else can open."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[1] if "///" in url else ""
+    return path if path and path != ":memory:" else None
+
+
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[1] if "///" in url else ""
-        if path and path != ":memory:":
+        path = sqlite_path(url)
+        if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url, poolclass=StaticPool, connect_args={"check_same_thread": False}

@@ -30,6 +30,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from portside.agent.drivers.docker_spec import MIN_CPU_SHARES  # Docker's and the kernel's
 from portside.agent.payload import TaskSpec
 
 BASE = Path("/sys/fs/cgroup")
@@ -37,9 +38,6 @@ NAME = "portside"
 PERIOD_US = 100_000
 MIN_QUOTA_US = 1_000  # the kernel refuses smaller quotas
 MIB = 1024 * 1024
-
-
-MIN_SHARES = 2  # Docker's and the kernel's minimum
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +53,7 @@ def task_limits(task: TaskSpec) -> Limits:
     memory = task.memory or 0
     if not memory and task.containers and all(c.memory for c in task.containers):
         memory = sum(c.memory or 0 for c in task.containers)
-    return Limits(task.cpu or 0, max(shares, MIN_SHARES) if shares else 0, memory)
+    return Limits(task.cpu or 0, max(shares, MIN_CPU_SHARES) if shares else 0, memory)
 
 
 def cpu_quota(units: int) -> int:
@@ -76,10 +74,15 @@ class Cgroups:
     cpu_root: Path
     memory_root: Path | None  # v1 without a memory hierarchy: cpu only
 
+    @property
+    def roots(self) -> list[Path]:
+        """The distinct roots, cpu first (v2 and cpu-only v1 have one)."""
+        if self.memory_root in (None, self.cpu_root):
+            return [self.cpu_root]
+        return [self.cpu_root, self.memory_root]
+
     def describe(self) -> str:
-        roots = [self.cpu_root] if self.memory_root in (None, self.cpu_root) else [
-            self.cpu_root, self.memory_root]
-        return f"cgroup v{self.version} at {', '.join(map(str, roots))}"
+        return f"cgroup v{self.version} at {', '.join(map(str, self.roots))}"
 
     def create(self, task_id: str, limits: Limits) -> list[str]:
         """Make the task's cgroup(s) with ``limits``; the ``cgroup.procs`` files to join."""
@@ -114,10 +117,9 @@ class Cgroups:
 
     def remove(self, task_id: str) -> None:
         """Remove the task's cgroups (the kernel refuses while a process is still in one)."""
-        for root in {self.cpu_root, self.memory_root} - {None}:
+        for root in self.roots:
             with contextlib.suppress(OSError):
-                (root / task_id).rmdir()  # type: ignore[operator]
-
+                (root / task_id).rmdir()
 
     def prune(self, before: float) -> None:
         """Remove task cgroups made before ``before`` (epoch s) that no process is in any more.
@@ -127,8 +129,8 @@ class Cgroups:
         that still has a process; the age spares one another agent on this
         machine has just made for a process about to join it.
         """
-        for root in {self.cpu_root, self.memory_root} - {None}:
-            for d in root.iterdir():  # type: ignore[union-attr]
+        for root in self.roots:
+            for d in root.iterdir():
                 with contextlib.suppress(OSError):
                     if d.is_dir() and d.stat().st_mtime < before:
                         d.rmdir()

@@ -28,12 +28,12 @@ def list_clusters(ctx: Context, p: dict[str, Any]) -> Any:
 
 @ECS.operation("UpdateCluster")
 def update_cluster(ctx: Context, p: dict[str, Any]) -> Any:
-    return {"cluster": domain.update_cluster(ctx.app.store, ctx.scope, **p)}
+    return {"cluster": domain.update_cluster(ctx.app.store, ctx.scope, ctx.now, **p)}
 
 
 @ECS.operation("UpdateClusterSettings")
 def update_cluster_settings(ctx: Context, p: dict[str, Any]) -> Any:
-    return {"cluster": domain.update_cluster(ctx.app.store, ctx.scope, **p)}
+    return {"cluster": domain.update_cluster(ctx.app.store, ctx.scope, ctx.now, **p)}
 
 
 @ECS.operation("PutClusterCapacityProviders")

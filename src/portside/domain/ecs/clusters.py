@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from portside.aws.arn import is_arn
@@ -266,12 +266,12 @@ def list_clusters(
 def update_cluster(
     store: Store,
     scope: Scope,
+    now: datetime,
     *,
     cluster: str,
     settings: Sequence[Mapping[str, Any]] | None = None,
     configuration: Mapping[str, Any] | None = None,
     service_connect_defaults: Mapping[str, Any] | None = None,
-    now: datetime | None = None,
 ) -> Cluster:
     current = get_cluster(store, scope, cluster)
     changes: dict[str, Any] = {}
@@ -281,7 +281,7 @@ def update_cluster(
         changes["configuration"] = configuration
     if service_connect_defaults is not None:
         changes["service_connect_defaults"] = _connect_defaults(
-            store, scope, now or datetime.now(UTC), service_connect_defaults
+            store, scope, now, service_connect_defaults
         )
     updated = dataclasses.replace(current, **changes)
     store.commit([updated])

@@ -98,35 +98,39 @@ def top_rows(tasks: Iterable[TaskSamples]) -> tuple[list[Row], list[Row]]:
         now, before = t.latest.stats, t.previous.stats if t.previous else None
         seconds = t.latest.at - t.previous.at if t.previous else 0.0
         for name, stats in (now.get("services") or {}).items():
-            if _idle(stats):
+            if idle(stats):
                 continue
-            direction, upstream = _direction(name)
-            row = services.get((t.service, direction, upstream))
+            side, upstream = direction(name)
+            row = services.get((t.service, side, upstream))
             if row is None:
-                row = services[(t.service, direction, upstream)] = Row(t.service, direction, upstream)
+                row = services[(t.service, side, upstream)] = Row(t.service, side, upstream)
             old = (before.get("services") or {}).get(name) if before else None
             _add(row, stats, old, seconds)
         for key, stats in (now.get("endpoints") or {}).items():
-            if _idle(stats):
+            if idle(stats):
                 continue
             name, _, endpoint = key.partition("/")
-            direction, upstream = _direction(name)
-            ek = (t.service, direction, upstream, endpoint)
+            side, upstream = direction(name)
+            ek = (t.service, side, upstream, endpoint)
             row = endpoints.get(ek)
             if row is None:
-                row = endpoints[ek] = Row(t.service, direction, upstream, endpoint)
+                row = endpoints[ek] = Row(t.service, side, upstream, endpoint)
             old = (before.get("endpoints") or {}).get(key) if before else None
             _add(row, stats, old, seconds)
     out = [_finish(r) for _, r in sorted(services.items())]
     return out, [_finish(r) for _, r in sorted(endpoints.items())]
 
 
-def _idle(stats: Mapping[str, Any]) -> bool:
-    """Never used: every task has a listener per alias of the namespace, most stay unused."""
+def idle(stats: Any) -> bool:
+    """Never used (or not counters at all): every task has a listener per alias of the
+    namespace, most stay unused. Shared with api/service_connect_metrics.py."""
+    if not isinstance(stats, Mapping):
+        return True
     return not stats.get("requests") and not stats.get("connections_total")
 
 
-def _direction(upstream: str) -> tuple[str, str]:
+def direction(upstream: str) -> tuple[str, str]:
+    """``(direction, upstream)`` of a proxy upstream name: ``inbound:NAME`` is ``in``."""
     if upstream.startswith(INBOUND_PREFIX):
         return "in", upstream[len(INBOUND_PREFIX):]
     return "out", upstream

@@ -37,6 +37,7 @@ from typing import Any
 from portside.aws.errors import AwsError
 from portside.domain.ecs.clusters import get_cluster
 from portside.domain.ecs.task import LIFECYCLE, Container, Task
+from portside.domain.ecs.tasks import find_task, released_attachments
 from portside.domain.errors import InvalidParameterException
 from portside.domain.scope import Scope
 from portside.store.store import Store
@@ -167,11 +168,7 @@ def _stopped(
             c if c.last_status == "STOPPED" else dataclasses.replace(c, last_status="STOPPED")
             for c in containers
         ),
-        # the task's network interface goes with it (ECS: DETACHED, then DELETED)
-        "attachments": tuple(
-            {**a, "status": "DELETED"} if a.get("type") == "ElasticNetworkInterface" else a
-            for a in task.attachments
-        ),
+        "attachments": released_attachments(task),  # the task's network interface goes with it
     }
 
 
@@ -255,8 +252,6 @@ def reported_task(
 ) -> Task:
     """The task a report names (as ``pending`` has it, if there), checked against the
     cluster and the reporting instance."""
-    from portside.domain.ecs.tasks import find_task
-
     c = get_cluster(store, scope, cluster)
     if not task:
         raise InvalidParameterException("task must be specified.")

@@ -134,6 +134,18 @@ def eni_attachment(arn: str, network_configuration: Mapping[str, Any] | None) ->
     },)
 
 
+def released_attachments(task: Task) -> tuple[Any, ...]:
+    """``task``'s attachments once it stopped: its ENI is DELETED (ECS: DETACHED, then DELETED).
+
+    Shared by a stop that needs no agent (``request_stop``) and an agent's
+    STOPPED report (``task_state``), so both leave the same attachments.
+    """
+    return tuple(
+        {**a, "status": "DELETED"} if a.get("type") == "ElasticNetworkInterface" else a
+        for a in task.attachments
+    )
+
+
 def _reservation(td: Any, overrides: Mapping[str, Any] | None) -> Reservation:
     from portside.domain.ecs.task_definitions import task_reservation
 
@@ -390,10 +402,7 @@ def request_stop(task: Task, now: datetime, reason: str, code: str) -> Task:
                 dataclasses.replace(ct, last_status="STOPPED") for ct in task.containers
             ),
             # its network interface goes too, as on an agent's STOPPED report (task_state)
-            attachments=tuple(
-                {**a, "status": "DELETED"} if a.get("type") == "ElasticNetworkInterface" else a
-                for a in task.attachments
-            ),
+            attachments=released_attachments(task),
         )
     return dataclasses.replace(task, **changes)
 

@@ -55,24 +55,24 @@ def _dns_key(name: str) -> str:
     return name.rstrip(".").lower()
 
 
-def _conflict(new: Namespace, old: Namespace) -> bool:
-    if new.http_name == old.http_name:
-        return True
+def _same_zone(new: Namespace, old: Namespace) -> bool:
+    """Both DNS namespaces with one zone name (compared without case): one DNS server serves
+    every zone, so two of them would be ambiguous."""
     return new.is_dns and old.is_dns and _dns_key(new.name) == _dns_key(old.name)
+
+
+def _conflict(new: Namespace, old: Namespace) -> bool:
+    return new.http_name == old.http_name or _same_zone(new, old)
 
 
 def _served_elsewhere(store: Store, scope: Scope, new: Namespace) -> Namespace | None:
     """A DNS namespace of another account or Region with ``new``'s zone name, if any."""
-    if not new.is_dns:
-        return None
-    key = _dns_key(new.name)
     return next(
         (
             old
             for old in store.all(Namespace.KIND).values()
-            if old.is_dns
-            and (old.account, old.region) != (scope.account, scope.region)
-            and _dns_key(old.name) == key
+            if (old.account, old.region) != (scope.account, scope.region)
+            and _same_zone(new, old)
         ),
         None,
     )

@@ -107,11 +107,7 @@ class LocalLauncher:
                 req.instance.availability_zone, cpu=req.spec.cpu, memory=req.spec.memory,
                 instance_type=req.spec.name, attributes=((INSTANCE_ATTRIBUTE, iid),),
             )  # fmt: skip
-            env = dict(os.environ)
-            if self.keys is not None:  # in the environment, not on the command line
-                env.update(PORTSIDE_AGENT_ACCESS_KEY=self.keys[0],
-                           PORTSIDE_AGENT_SECRET_KEY=self.keys[1])
-            proc = spawn_agent(args, state, env)
+            proc = spawn_agent(args, state, self.keys)
             agent = _Agent(proc.pid, start_ticks(proc.pid), proc)
             (state / PID_FILE).write_text(json.dumps({"pid": agent.pid, "ticks": agent.ticks}))
             self.agents[iid] = agent
