@@ -248,10 +248,13 @@ class TaskManager:
             c.runtime = await self._act(c, self.s.driver.create(self.spec, spec, self.network, env))
             c.status = CREATED
         rc = await self._act(c, self.s.driver.start(c.runtime))
-        if rc.state == "exited":
+        if rc.state == "exited" or c.status == STOPPED:
+            # It exited already: the start says so, or its exit event came (and was applied,
+            # in _act) before the start's answer, which then must not make it RUNNING again.
             c.runtime = rc
             c.ever_ran = True
-            c.exited(rc.exit_code, rc.oom_killed)
+            if rc.state == "exited":
+                c.exited(rc.exit_code, rc.oom_killed)
             self._note_essential_exits()
         else:
             c.started(rc, time.monotonic())
