@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,10 +23,43 @@ REGION = "us-east-1"
 IN_CI = os.environ.get("CI") == "true"
 
 
+# Ports the tests choose come from below the kernel's ephemeral range (32768-60999 here), so
+# nothing that binds port 0 — a server's DNS, an agent's ingress, a client's socket — can be
+# given one of them between the choice and its use. Each xdist worker draws from its own slice.
+_PORTS_LOW, _PORTS_HIGH = 20000, 32000
+_handed_out: set[int] = set()
+
+
+def _port_slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    width = (_PORTS_HIGH - _PORTS_LOW) // count
+    start = _PORTS_LOW + (index % count) * width
+    return range(start, start + width)
+
+
+def _bindable(port: int) -> bool:
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                return False
+    return True
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP and UDP port free on every address, outside the ephemeral range, not handed out
+    before by this process."""
+    ports = _port_slice()
+    first = random.randrange(len(ports))
+    for step in range(len(ports)):
+        port = ports[(first + step) % len(ports)]
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 def unique(prefix: str = "t") -> str:

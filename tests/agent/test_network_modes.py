@@ -9,7 +9,6 @@ A ``none`` task has no bindings and no network but loopback.
 from __future__ import annotations
 
 import json
-import socket
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.agent.e2e import Cluster, cluster, needs_docker, until
+from tests.helpers import free_port
 from tests.support.images import ensure_busybox_image
 
 pytestmark = pytest.mark.slow
@@ -41,12 +41,6 @@ def c(tmp_path: Path, driver: str) -> Iterator[Cluster]:
     with cluster(tmp_path) as c:
         c.agent(driver)
         yield c
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return int(s.getsockname()[1])
 
 
 def web(driver: str, port: int) -> dict[str, Any]:
