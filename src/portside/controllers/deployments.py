@@ -22,6 +22,11 @@ while its tasks are replaced by the rollback's. A rollback that fails in turn
 is not rolled back again (that would loop between two broken deployments): it
 stays FAILED, like a deployment without ``rollback``.
 
+StopServiceDeployment (``stopType`` ROLLBACK) marks the primary
+``stop_requested``; :func:`honour_stop` then rolls it back the same way, with
+or without the circuit breaker's ``rollback`` option (as ECS allows). With no
+COMPLETED deployment to return to, the deployment just stops (FAILED).
+
 The counts are recomputed from the tasks on every pass, so they are level
 based: the same tasks always give the same ``failedTasks``.
 """
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,9 +71,17 @@ def rollback_reason(deployment_id: str) -> str:
     return f"{ROLLBACK_PREFIX}{deployment_id}."
 
 
+STOP_PREFIX = "ECS deployment stopped by StopServiceDeployment: rolling back to deploymentId "
+STOPPED_REASON = "ECS deployment stopped by StopServiceDeployment."
+
+
+def stop_rollback_reason(deployment_id: str) -> str:
+    return f"{STOP_PREFIX}{deployment_id}."
+
+
 def is_rollback(d: Deployment) -> bool:
-    """A deployment the circuit breaker started (its reason names the one it rolls back to)."""
-    return (d.rollout_state_reason or "").startswith(ROLLBACK_PREFIX)
+    """A rollback deployment (its reason names the one it rolls back to)."""
+    return (d.rollout_state_reason or "").startswith((ROLLBACK_PREFIX, STOP_PREFIX))
 
 
 def rollback_id(failed_id: str) -> str:
@@ -158,35 +171,53 @@ def trip_breaker(
     target = (
         _rollback_target(svc, primary) if breaker.rollback and not is_rollback(primary) else None
     )
+    return _roll_back(svc, failed, target, rollback_reason, now), messages
+
+
+def honour_stop(svc: Service, now: datetime) -> Service:
+    """The service after a StopServiceDeployment (ROLLBACK) of its primary, if one is asked."""
+    primary = svc.primary
+    if primary is None or not primary.stop_requested or primary.rollout_state != "IN_PROGRESS":
+        return svc
+    failed = dataclasses.replace(
+        primary, rollout_state="FAILED", rollout_state_reason=STOPPED_REASON, updated_at=now
+    )
+    target = None if is_rollback(primary) else _rollback_target(svc, primary)
+    return _roll_back(svc, failed, target, stop_rollback_reason, now)
+
+
+def _roll_back(
+    svc: Service, failed: Deployment, target: Deployment | None,
+    reason: Callable[[str], str], now: datetime,
+) -> Service:  # fmt: skip
+    """``failed`` in place of the primary and, given a target, a rollback deployment to it."""
     if target is None:
-        deployments = tuple(failed if d.id == primary.id else d for d in svc.deployments)
-        return dataclasses.replace(svc, deployments=deployments), messages
+        deployments = tuple(failed if d.id == failed.id else d for d in svc.deployments)
+        return dataclasses.replace(svc, deployments=deployments)
     back = dataclasses.replace(
         target,
-        id=rollback_id(primary.id),
+        id=rollback_id(failed.id),
         status="PRIMARY",
         rollout_state="IN_PROGRESS",
-        rollout_state_reason=rollback_reason(target.id),
+        rollout_state_reason=reason(target.id),
         desired_count=svc.desired_count,
         pending_count=0,
         running_count=0,
         failed_tasks=0,
         created_at=now,
         updated_at=now,
+        stop_requested=False,
     )
     failed = dataclasses.replace(failed, status="ACTIVE")
-    rest = tuple(d for d in svc.deployments if d.id != primary.id)
-    return (
-        dataclasses.replace(
-            svc,
-            deployments=(back, failed, *rest),
-            task_definition=back.task_definition,
-            launch_type=back.launch_type,
-            capacity_provider_strategy=back.capacity_provider_strategy,
-            network_configuration=back.network_configuration,
-            platform_version=back.platform_version,
-        ),
-        messages,
+    rest = tuple(d for d in svc.deployments if d.id != failed.id)
+    return dataclasses.replace(
+        svc,
+        deployments=(back, failed, *rest),
+        task_definition=back.task_definition,
+        launch_type=back.launch_type,
+        capacity_provider_strategy=back.capacity_provider_strategy,
+        network_configuration=back.network_configuration,
+        platform_version=back.platform_version,
     )
 
 

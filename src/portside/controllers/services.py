@@ -9,12 +9,14 @@ made on a stale snapshot is made again rather than applied.
 
 A pass, in order:
 
-1. failure accounting per deployment, and the circuit breaker (deployments.py);
+1. failure accounting per deployment, a rollback StopServiceDeployment asked for, and
+   the circuit breaker (deployments.py);
 2. the start throttle: after repeated failures to start, launches wait;
 3. scheduling — REPLICA (replica.py) or DAEMON (daemon.py) — gives the tasks
    to stop (with their reasons) and how many to start, or where;
 4. placement of the starts with the scheduler engine (launch.py);
-5. counts, rollout state and events (deployments.py, service_events.py).
+5. counts, rollout state and events (deployments.py, service_events.py);
+6. the service deployment history, advanced to match (deployment_history.py).
 
 A DRAINING service (DeleteService) stops all its tasks and becomes INACTIVE
 once none is left.
@@ -29,9 +31,11 @@ from datetime import datetime
 
 from portside.controllers import service_events as ev
 from portside.controllers.daemon import plan_daemon
+from portside.controllers.deployment_history import track
 from portside.controllers.deployments import (
     Breaker,
     failed_tasks,
+    honour_stop,
     settle,
     start_failures,
     trip_breaker,
@@ -75,10 +79,12 @@ class Decision:
     """PROVISIONING tasks that waited for capacity, now on an instance."""
     wake_at: datetime | None = None
     """The earliest time at which time alone may change this decision."""
+    history: tuple[Change, ...] = ()
+    """Service deployment records and revisions (controllers/deployment_history.py)."""
 
     @property
     def empty(self) -> bool:
-        return not (self.start or self.stop or self.service or self.placed)
+        return not (self.start or self.stop or self.service or self.placed or self.history)
 
     def changes(self) -> list[Change]:
         out: list[Change] = []
@@ -87,6 +93,7 @@ class Decision:
         out.extend(self.start)
         out.extend(self.placed)
         out.extend(self.stop)
+        out.extend(self.history)
         return out
 
 
@@ -133,7 +140,7 @@ def decide(
         conditions(instances, current, now, policy), _HealthChecks(snapshot).__getitem__,
     )  # fmt: skip
     if original.status == "DRAINING":
-        return _drain(view)
+        return _drain(view, snapshot)
 
     by_deployment: dict[str, list[Task]] = {}
     for t in history:
@@ -146,7 +153,7 @@ def decide(
         )
         for d in original.deployments
     }  # fmt: skip
-    svc, messages = trip_breaker(original, failures, now)
+    svc, messages = trip_breaker(honour_stop(original, now), failures, now)
     view.svc = svc
     primary = svc.primary
 
@@ -201,6 +208,7 @@ def decide(
         service=updated if updated != original else None,
         wake_at=_wake(view, updated, plan.wake),
         placed=tuple(placed),
+        history=tuple(track(snapshot, updated, now, acting=True)),
     )
 
 
@@ -218,7 +226,7 @@ def _waiting(view: View, plan: Plan) -> list[Task]:
     ]  # fmt: skip
 
 
-def _drain(view: View) -> Decision:
+def _drain(view: View, snapshot: Snapshot) -> Decision:
     """A DRAINING service: stop everything; INACTIVE once nothing is left."""
     plan = Plan()
     seen = triage(view, plan)
@@ -237,6 +245,7 @@ def _drain(view: View) -> Decision:
         stop=tuple(stopped),
         service=updated if updated != view.svc else None,
         wake_at=_wake(view, updated, plan.wake),
+        history=tuple(track(snapshot, updated, view.now, acting=True)),
     )
 
 

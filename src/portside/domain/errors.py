@@ -16,7 +16,9 @@
     │   ├── LimitExceededException
     │   ├── PlatformUnknownException
     │   ├── UnsupportedFeatureException
-    │   └── NamespaceNotFoundException
+    │   ├── NamespaceNotFoundException
+    │   ├── ServiceDeploymentNotFoundException
+    │   └── ConflictException
     └── InvalidParameterException           a parameter is malformed or out of range
 """
 
@@ -125,3 +127,15 @@ class NamespaceNotFoundException(ClientException):
     """The Cloud Map namespace does not exist."""
 
     code = "NamespaceNotFoundException"
+
+
+class ServiceDeploymentNotFoundException(ClientException):
+    """The service deployment ARN names no recorded deployment."""
+
+    code = "ServiceDeploymentNotFoundException"
+
+
+class ConflictException(ClientException):
+    """The resource's current state does not allow the request (a finished deployment)."""
+
+    code = "ConflictException"

@@ -14,6 +14,7 @@ from portside.domain.ecs.container_instance import ContainerInstance
 from portside.domain.ecs.placement_record import PlacementRecord
 from portside.domain.ecs.service import Service
 from portside.domain.ecs.service_connect_authority import ServiceConnectAuthority
+from portside.domain.ecs.service_deployment import ServiceDeployment, ServiceRevision
 from portside.domain.ecs.task import Task
 from portside.domain.ecs.task_definition import TaskDefinition, TaskDefinitionFamily
 from portside.domain.servicediscovery.instance import Instance as SdInstance
@@ -30,6 +31,7 @@ KINDS: dict[str, type[Any]] = {
         AgentCredential,
         ContainerInstance,
         Service,
+        ServiceDeployment, ServiceRevision,
         PlacementRecord,
         Task,
         TaskDefinition, TaskDefinitionFamily,

@@ -6,6 +6,7 @@ from portside.api.ecs import attributes as attributes
 from portside.api.ecs import capacity_providers as capacity_providers
 from portside.api.ecs import clusters as clusters
 from portside.api.ecs import container_instances as container_instances
+from portside.api.ecs import service_deployments as service_deployments
 from portside.api.ecs import services as services
 from portside.api.ecs import tags as tags
 from portside.api.ecs import task_definitions as task_definitions

@@ -43,6 +43,8 @@ class Deployment:
     rollout_state_reason: str | None = None
     service_connect_configuration: Any = None
     service_connect_resources: tuple[Any, ...] = ()
+    stop_requested: bool = False
+    """StopServiceDeployment asked to roll this deployment back (the controller does it)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from portside.aws.arn import is_arn
+from portside.controllers.deployment_history import track
 from portside.domain.ecs import service_deployments
 from portside.domain.ecs.clusters import cluster_arn, get_cluster, strategy
 from portside.domain.ecs.model import Failure
@@ -174,7 +175,7 @@ def create_service(
         client_token=client_token,
     )
     svc = dataclasses.replace(svc, deployments=(primary_deployment(svc, now),))
-    store.commit([svc])
+    store.commit([svc, *track(store, svc, now)])
     return svc
 
 
@@ -307,7 +308,7 @@ def update_service(
             for d in deployments
         ]
     updated = dataclasses.replace(updated, deployments=tuple(deployments))
-    store.commit([updated])
+    store.commit([updated, *track(store, updated, now)])
     return updated
 
 
@@ -419,5 +420,5 @@ def delete_service(
         desired_count=0,
         deployments=tuple(dataclasses.replace(d, desired_count=0, updated_at=now) for d in svc.deployments),
     )
-    store.commit([draining])
+    store.commit([draining, *track(store, draining, now)])
     return draining
