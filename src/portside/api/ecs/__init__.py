@@ -9,4 +9,5 @@ from portside.api.ecs import container_instances as container_instances
 from portside.api.ecs import services as services
 from portside.api.ecs import tags as tags
 from portside.api.ecs import task_definitions as task_definitions
+from portside.api.ecs import task_protection as task_protection
 from portside.api.ecs import tasks as tasks
