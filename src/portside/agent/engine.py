@@ -180,9 +180,11 @@ class Engine:
 
     def container_env(self, task: TaskSpec, container: str, network: TaskNetwork) -> dict[str, str]:
         """What ECS adds to every container's environment."""
-        uri = f"http://{network.metadata_host}:{self.metadata_port}/v4/{self.token(task.task_arn, container)}"
+        base = f"http://{network.metadata_host}:{self.metadata_port}"
+        token = self.token(task.task_arn, container)
         return {
-            "ECS_CONTAINER_METADATA_URI_V4": uri,
+            "ECS_CONTAINER_METADATA_URI_V4": f"{base}/v4/{token}",
+            "ECS_AGENT_URI": f"{base}/api/{token}",
             "AWS_EXECUTION_ENV": "AWS_ECS_EC2",
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,

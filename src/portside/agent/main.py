@@ -31,6 +31,7 @@ from portside.agent.registration import MachineSpec, cluster_arn_of, register_pa
 from portside.agent.reporter import Reporter
 from portside.agent.session import Outbox, Session
 from portside.agent.state import AgentIdentity, StateDir
+from portside.agent.task_protection import TaskProtection
 
 log = logging.getLogger("portside.agent")
 
@@ -189,6 +190,7 @@ async def _serve(
             identity.container_instance_arn, identity.cluster = arn, config.cluster
             state.save_identity(identity)
             reporter = Reporter(client, cluster_arn)
+            metadata.protection = TaskProtection(client, cluster_arn)
             engine = Engine(
                 driver, reporter, state, outbox, metadata_secret=identity.metadata_secret,
                 metadata_port=metadata_port, region=config.region,

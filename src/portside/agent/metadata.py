@@ -12,6 +12,11 @@ guessed). Routes, as ECS documents them:
     GET /v4/TOKEN/stats        the container's Docker stats
     GET /v4/TOKEN/task/stats   Docker stats for every container, by Docker id
 
+and, under ``ECS_AGENT_URI=http://ADDR:PORT/api/TOKEN``, the task scale-in
+protection endpoint (agent/task_protection.py):
+
+    GET|PUT /api/TOKEN/task-protection/v1/state
+
 Field names and shapes are ECS's (``DockerId``, ``Name``, ``DockerName``,
 ``Image``, ``ImageID``, ``Ports``, ``Labels``, ``DesiredStatus``,
 ``KnownStatus``, ``Limits``, ``CreatedAt``, ``StartedAt``, ``Type``,
@@ -33,6 +38,8 @@ from aiohttp import web
 
 from portside.agent.drivers.base import Driver
 from portside.agent.task_manager import TaskManager
+from portside.agent.task_protection import PATH as PROTECTION_PATH
+from portside.agent.task_protection import TaskProtection
 from portside.agent.task_state import ContainerRun
 
 log = logging.getLogger("portside.agent.metadata")
@@ -171,6 +178,8 @@ class MetadataServer:
         self.driver = driver
         self._runner: web.AppRunner | None = None
         self.addresses: list[str] = []
+        self.protection: TaskProtection | None = None
+        """Set once the agent has registered (it needs the signed client and the cluster)."""
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -178,6 +187,8 @@ class MetadataServer:
         app.router.add_get("/v4/{token}/task", self.task)
         app.router.add_get("/v4/{token}/stats", self.container_stats)
         app.router.add_get("/v4/{token}/task/stats", self.task_stats)
+        app.router.add_get("/api/{token}" + PROTECTION_PATH, self.task_protection)
+        app.router.add_put("/api/{token}" + PROTECTION_PATH, self.task_protection)
         return app
 
     async def start(self, addresses: list[str], port: int) -> int:
@@ -238,3 +249,14 @@ class MetadataServer:
             if c.runtime is not None
         }
         return web.json_response(out)
+
+    async def task_protection(self, request: web.Request) -> web.Response:
+        m, _ = self._lookup(request)
+        if self.protection is None:
+            status, doc = 503, {"error": {"Code": "ServerException",
+                                          "Message": "the agent has not registered yet"}}
+        elif request.method == "PUT":
+            status, doc = await self.protection.put(m.spec.task_arn, await request.read())
+        else:
+            status, doc = await self.protection.get(m.spec.task_arn)
+        return web.json_response(doc, status=status)

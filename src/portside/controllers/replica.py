@@ -20,6 +20,14 @@ proved healthy, and nothing else is left or on its way out.
 
 A FAILED primary deployment (circuit breaker without rollback) launches
 nothing and retires nothing: the deployment is stalled, as in ECS.
+
+Scale-in protection (domain/ecs/task_protection.py): scale-in picks among
+the unprotected keepers only — the surplus that is protected stays, and the
+plan wakes when its protection lapses — and a protected retiree is not
+stopped until its protection lapses or is removed, so the deployment stays
+IN_PROGRESS meanwhile. Retirees on a DRAINING instance stop regardless: that
+is not scale-in. A protected task still counts as healthy or available for
+``minimumHealthyPercent``, as it keeps serving.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from portside.controllers.plan import (
     triage,
 )
 from portside.controllers.task_state import ACTIVE, DRAINING
+from portside.domain.ecs.task import Task
 
 
 def plan_replica(view: View, throttled_until: datetime | None) -> Plan:
@@ -56,7 +65,10 @@ def plan_replica(view: View, throttled_until: datetime | None) -> Plan:
 
     excess = len(keep) - svc.desired_count
     if excess > 0:
-        scaled_in = scale_in_order(view, keep, excess)
+        free = [t for t in keep if not t.protected(now)]
+        if len(free) < excess:  # protected surplus stays: look again when protection lapses
+            plan.wake.append(_first_lapse(keep, now))
+        scaled_in = scale_in_order(view, free, excess)
         for t in scaled_in:
             plan.stop(t, scaling_reason(t.started_by))
         gone = {t.task_arn for t in scaled_in}
@@ -76,6 +88,10 @@ def plan_replica(view: View, throttled_until: datetime | None) -> Plan:
         ) - min_healthy
         retire.sort(key=lambda t: (view.available(t), t.created_at, t.task_arn))
         for t in retire:
+            until = t.protected_until
+            if until is not None and now < until and view.condition(t) != DRAINING:
+                plan.wake.append(until)
+                continue
             if view.available(t):
                 if allowed <= 0:
                     break
@@ -96,3 +112,9 @@ def plan_replica(view: View, throttled_until: datetime | None) -> Plan:
         and all(view.healthy(t) for t in keep)
     )
     return plan
+
+
+
+def _first_lapse(tasks: list[Task], now: datetime) -> datetime:
+    """When the first of the protected ``tasks`` loses its protection."""
+    return min(t.protected_until for t in tasks if t.protected_until and now < t.protected_until)

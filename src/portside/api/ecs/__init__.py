@@ -10,4 +10,5 @@ from portside.api.ecs import service_deployments as service_deployments
 from portside.api.ecs import services as services
 from portside.api.ecs import tags as tags
 from portside.api.ecs import task_definitions as task_definitions
+from portside.api.ecs import task_protection as task_protection
 from portside.api.ecs import tasks as tasks

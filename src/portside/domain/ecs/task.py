@@ -1,8 +1,9 @@
 """The Task resource and its containers.
 
 Fields are the snake_case names of ECS's Task and Container shapes, so a task
-serializes directly; ``reserved``, ``client_token`` and ``service_arn`` are
-portside's own and never leave the server.
+serializes directly; ``reserved``, ``client_token``, ``service_arn`` and
+``protected_until`` are portside's own and never leave the server (the last is
+shown by GetTaskProtection: domain/ecs/task_protection.py).
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class Task:
     reserved: Reservation = field(default_factory=Reservation)
     client_token: str | None = None
     service_arn: str | None = None
+    protected_until: datetime | None = None
+    """Scale-in protection lasts until then (UpdateTaskProtection); None: unprotected."""
 
     @property
     def key(self) -> str:
@@ -101,6 +104,10 @@ class Task:
     @property
     def task_id(self) -> str:
         return self.task_arn.rsplit("/", 1)[-1]
+
+    def protected(self, now: datetime) -> bool:
+        """Scale-in protected at ``now``: protection lapses by itself, nothing clears it."""
+        return self.protected_until is not None and now < self.protected_until
 
     @property
     def holds_resources(self) -> bool:
