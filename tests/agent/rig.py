@@ -22,6 +22,7 @@ from typing import Any
 
 from portside.agent.drivers.base import Driver, TaskNetwork
 from portside.agent.engine import Engine
+from portside.agent.main import _start_metadata as start_metadata
 from portside.agent.metadata import MetadataServer
 from portside.agent.reporter import Reporter
 from portside.agent.state import StateDir
@@ -92,7 +93,9 @@ class Rig:
         identity = state.load_identity()
         await self.driver.open(lambda e: self.engine.on_runtime_event(e) if self.engine else None)
         self.metadata = MetadataServer(lambda t: self.engine.resolve(t) if self.engine else None, self.driver)
-        port = await self.metadata.start(self.driver.metadata_addresses(), identity.metadata_port or 0)
+        # as the agent does: the port it had, else (another process took that ephemeral
+        # port while it was away) a new one
+        port = await start_metadata(self.metadata, self.driver, identity.metadata_port or 0, None)
         identity.metadata_port = port
         state.save_identity(identity)
         self.engine = Engine(

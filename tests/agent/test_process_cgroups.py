@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -125,7 +126,15 @@ def test_prune_removes_abandoned_task_cgroups_and_spares_busy_ones(cgroups: Cgro
     sleeper = subprocess.Popen(["sleep", "300"])
     try:
         Path(procs).write_text(str(sleeper.pid))
-        cgroups.prune(time.time() + 1)
+        # Both aged an hour, and pruned with an age guard, as the agent prunes: another
+        # test's agent may have just made an empty cgroup its task's process is about to
+        # join, and a prune of everything empty would take it away from under that task.
+        aged = time.time() - 3600
+        for root in cgroups.roots:
+            for name in (abandoned, busy):
+                if (root / name).exists():
+                    os.utime(root / name, (aged, aged))
+        cgroups.prune(aged + 60)
         assert not (cgroups.cpu_root / abandoned).exists()
         assert (cgroups.cpu_root / busy).exists()  # a process is still in it
     finally:

@@ -132,6 +132,7 @@ def test_task_lifecycle_over_a_session(srv: Server) -> None:
             assert stopping["tasks"][0]["stopCode"] == "UserInitiated"
             assert stopping["tasks"][0]["stopReason"] == "enough"
 
+            own = agent.ecs(srv)  # the newest pair: the first lasts CREDENTIAL_TTL (6 s) only
             own.submit_task_state_change(
                 cluster=cluster, task=arn, status="STOPPED", executionStoppedAt=time.time(),
                 containers=[{"containerName": "web", "status": "STOPPED", "exitCode": 143}],
@@ -290,7 +291,9 @@ def test_silent_agent_becomes_disconnected(srv: Server) -> None:
         try:
             await agent.next("TaskManifest")
             await agent.send({"type": "Heartbeat", "runningTasks": []})
-            assert connected()
+            # waited for: the heartbeat travels on the session, the describe on another
+            # connection, and a 2 s stall since the session opened marks the agent lost
+            await _until(connected)
             await asyncio.sleep(HEARTBEAT_TIMEOUT)  # no heartbeats now
             await _until(lambda: not connected())
             assert connected(api_only)  # registration's word stands without an agent

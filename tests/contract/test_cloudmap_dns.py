@@ -15,7 +15,7 @@ from tests.helpers import Server, unique
 
 def _query(server: Server, name: str, rdtype: str) -> dns.message.Message:
     q = dns.message.make_query(name, rdtype)
-    return dns.query.udp(q, "127.0.0.1", port=server.dns_port, timeout=3)
+    return dns.query.udp(q, "127.0.0.1", port=server.dns_port, timeout=10)
 
 
 def _wait_operation(sd: Any, op_id: str) -> dict[str, Any]:
@@ -92,7 +92,7 @@ def test_every_change_is_served_from_the_next_query(server: Server) -> None:
     query = dns.message.make_query(f"api.{zone}", "A")
 
     def addresses() -> list[str]:
-        a = dns.query.udp(query, "127.0.0.1", port=port, timeout=3)
+        a = dns.query.udp(query, "127.0.0.1", port=port, timeout=10)
         assert a.rcode() == dns.rcode.NOERROR
         return sorted(r.address for rrset in a.answer for r in rrset)
 

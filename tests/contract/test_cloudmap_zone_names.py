@@ -23,7 +23,7 @@ from tests.helpers import Server, unique
 
 def _answers(server: Server, name: str) -> tuple[int, list[str]]:
     reply = dns.query.udp(dns.message.make_query(name, "A"), "127.0.0.1",
-                          port=server.dns_port, timeout=3)
+                          port=server.dns_port, timeout=10)
     return reply.rcode(), sorted(r.address for rrset in reply.answer for r in rrset)
 
 

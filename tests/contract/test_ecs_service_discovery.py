@@ -15,7 +15,7 @@ from tests.helpers import Server, unique, until
 
 def _srv_ports(server: Server, name: str) -> list[int]:
     reply = dns.query.udp(dns.message.make_query(name, "SRV"), "127.0.0.1",
-                          port=server.dns_port, timeout=3)
+                          port=server.dns_port, timeout=10)
     return sorted(r.port for rrset in reply.answer for r in rrset)
 
 

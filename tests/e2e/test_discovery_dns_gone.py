@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 
 def _srv_targets(port: int, name: str) -> set[str]:
-    reply = dns.query.udp(dns.message.make_query(name, "SRV"), "127.0.0.1", port=port, timeout=5)
+    reply = dns.query.udp(dns.message.make_query(name, "SRV"), "127.0.0.1", port=port, timeout=10)
     return {str(r.target).split(".", 1)[0] for rrset in reply.answer for r in rrset}
 
 

@@ -84,7 +84,8 @@ def test_sigkill_of_an_api_application_causes_no_client_error(tmp_path: Path) ->
         found = lines(answers)
         assert [x for x in found if not x.startswith("ok ")] == []
         assert answer not in {x[3:] for x in found[-50:]}  # and it answers no more
-        assert instances_by_service(m.sd, m.namespace) == {"api": 3}
+        # the replacement is registered once it runs (listed above from its placement on)
+        until(lambda: instances_by_service(m.sd, m.namespace) == {"api": 3}, timeout=90)
 
         def calls() -> float:
             with urllib.request.urlopen(m.srv.endpoint + "/metrics", timeout=10) as resp:

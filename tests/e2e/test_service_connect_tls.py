@@ -70,7 +70,7 @@ CLIENT = (
     "out = open(sys.argv[1], 'a', buffering=1)\n"
     "while True:\n"
     "    try:\n"
-    f"        with urllib.request.urlopen('http://api:8080{SECRET_PATH}', timeout=5) as r:\n"
+    f"        with urllib.request.urlopen('http://api:8080{SECRET_PATH}', timeout=30) as r:\n"
     "            out.write('ok ' + r.read().decode() + '\\n')\n"
     "    except Exception as e:\n"
     "        out.write('error ' + repr(e).replace('\\n', ' ') + '\\n')\n"
