@@ -9,9 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import IN_CI, Server
+from portside.agent.ports import RANGE_VARIABLE
+from tests.helpers import AGENT_PORTS, IN_CI, Server, worker_slice
 
 POSTGRES_URL = os.environ.get("PORTSIDE_TEST_POSTGRES_URL")
+
+# Every agent the tests start (in this process or as a child) hands out dynamic host ports
+# from this worker's own band, apart from the ports tests choose (tests/helpers.py).
+_agent_ports = worker_slice(AGENT_PORTS)
+os.environ.setdefault(RANGE_VARIABLE, f"{_agent_ports.start}-{_agent_ports.stop - 1}")
 
 
 def _postgres_database() -> str:

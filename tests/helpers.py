@@ -23,19 +23,24 @@ REGION = "us-east-1"
 IN_CI = os.environ.get("CI") == "true"
 
 
-# Ports the tests choose come from below the kernel's ephemeral range (32768-60999 here), so
-# nothing that binds port 0 — a server's DNS, an agent's ingress, a client's socket — can be
-# given one of them between the choice and its use. Each xdist worker draws from its own slice.
-_PORTS_LOW, _PORTS_HIGH = 20000, 32000
+# Ports the tests choose (free_port) and the agents' dynamic host ports
+# (ECS_DYNAMIC_HOST_PORT_RANGE, set by tests/conftest.py) come from below the kernel's
+# ephemeral range (32768-60999 here), so nothing that binds port 0 — a server's DNS, a
+# metadata endpoint, a client's socket — can be given one of them between the choice and
+# its use; and from two disjoint bands, so an agent never hands a task a port a test chose.
+# Each xdist worker draws from its own slice of each band.
+TEST_PORTS = (20000, 26000)
+AGENT_PORTS = (26000, 32000)
 _handed_out: set[int] = set()
 
 
-def _port_slice() -> range:
+def worker_slice(band: tuple[int, int]) -> range:
+    """This xdist worker's share of ``band`` (all of it outside xdist)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     index = int(worker[2:]) if worker[2:].isdigit() else 0
     count = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
-    width = (_PORTS_HIGH - _PORTS_LOW) // count
-    start = _PORTS_LOW + (index % count) * width
+    width = (band[1] - band[0]) // count
+    start = band[0] + (index % count) * width
     return range(start, start + width)
 
 
@@ -52,7 +57,7 @@ def _bindable(port: int) -> bool:
 def free_port() -> int:
     """A TCP and UDP port free on every address, outside the ephemeral range, not handed out
     before by this process."""
-    ports = _port_slice()
+    ports = worker_slice(TEST_PORTS)
     first = random.randrange(len(ports))
     for step in range(len(ports)):
         port = ports[(first + step) % len(ports)]

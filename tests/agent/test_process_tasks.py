@@ -18,6 +18,7 @@ import pytest
 
 from portside.agent.drivers.process import ProcessDriver
 from portside.agent.drivers.process_spawn import ProcessFile
+from portside.agent.ports import dynamic_range
 from tests.agent.rig import Rig, http_get, payload, stopped
 from tests.helpers import until
 
@@ -49,7 +50,8 @@ def test_a_python_http_server_runs_answers_and_stops(tmp_path: Path) -> None:
             await r.run(p)
             running = await r.status(arn, "RUNNING")
             (binding,) = running["containers"][0]["networkBindings"]
-            assert binding["containerPort"] == 8000 and 32768 <= binding["hostPort"] <= 60999
+            low, high = dynamic_range()  # the range the agent was given
+            assert binding["containerPort"] == 8000 and low <= binding["hostPort"] <= high
             assert binding["bindIP"] == "0.0.0.0" and binding["protocol"] == "tcp"
             assert running["containers"][0]["status"] == "RUNNING"
             assert running["containers"][0]["runtimeId"]

@@ -112,9 +112,10 @@ def check_top(m: Mesh, count: int, registered_ports: set[int]) -> None:
 
     def shown() -> dict[str, Any] | None:
         d = last[0] = m.top_json()
-        rows = {(r["service"], r["direction"], r["upstream"]) for r in d["services"]}
-        return d if rows == both and all(r["requestsPerSecond"] > 0 for r in d["services"]) \
-            else None
+        rows = {(r["service"], r["direction"], r["upstream"]): r for r in d["services"]}
+        complete = set(rows) == both and all(r["requestsPerSecond"] > 0 for r in d["services"])
+        # a proxy that missed a stats round is left out of it: wait for all of them
+        return d if complete and rows[("api", "in", "api")]["tasks"] == count else None
 
     try:
         doc = until(shown, timeout=120, every=1)

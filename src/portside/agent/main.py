@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,13 +223,7 @@ async def _start_metadata(server: MetadataServer, driver: Driver, saved: int, wa
             raise
         log.warning("metadata port %d is taken (%s): adopted containers' metadata URIs go stale", port, exc)
         await server.stop()
-        return await server.start(addresses, _free_port())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        return await server.start(addresses, 0)
 
 
 def run(config: AgentConfig, ready: Callable[[RunningAgent], None] | None = None) -> None:

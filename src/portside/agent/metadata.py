@@ -214,6 +214,8 @@ class MetadataServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
+        self.addresses.clear()
 
     def _lookup(self, request: web.Request) -> tuple[TaskManager, ContainerRun]:
         found = self.resolver(request.match_info["token"])

@@ -1,18 +1,40 @@
 """Dynamic host ports from the ephemeral range, for drivers that publish no ports themselves.
 
 ECS gives a bridge-mode port mapping with no hostPort (or 0) a host port from
-the ephemeral range, 32768-60999 on Linux. The allocator picks a random port
-in the range that this agent has not handed out and that is free right now (a
-test bind on all addresses), so several agents on one machine rarely meet and
-never meet twice on a port that is in use.
+the ephemeral range, 32768-60999 on Linux, or from ``ECS_DYNAMIC_HOST_PORT_RANGE``
+(``LOW-HIGH``) when the agent's environment sets it, as the ECS agent reads it.
+The allocator picks a random port in the range that this agent has not handed
+out and that is free right now (a test bind on all addresses), so several
+agents on one machine rarely meet and never meet twice on a port that is in
+use. The port is bound by the application a moment later: a range outside the
+kernel's ephemeral one keeps a socket bound to port 0 meanwhile from taking it.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import socket
+from collections.abc import Mapping
 
 EPHEMERAL_RANGE = (32768, 60999)
+RANGE_VARIABLE = "ECS_DYNAMIC_HOST_PORT_RANGE"
+
+
+def dynamic_range(environ: Mapping[str, str] = os.environ) -> tuple[int, int]:
+    """The range dynamic host ports come from: ``ECS_DYNAMIC_HOST_PORT_RANGE``, else the
+    ephemeral range. ValueError, saying how to write it, when it is malformed."""
+    raw = environ.get(RANGE_VARIABLE, "").strip()
+    if not raw:
+        return EPHEMERAL_RANGE
+    low, _, high = raw.partition("-")
+    if not (low.strip().isdigit() and high.strip().isdigit()
+            and 1 <= int(low) <= int(high) <= 65535):  # fmt: skip
+        raise ValueError(
+            f"{RANGE_VARIABLE}={raw!r} is not a port range: give LOW-HIGH with "
+            "1 <= LOW <= HIGH <= 65535, e.g. 32768-60999"
+        )
+    return int(low), int(high)
 
 
 class PortsExhausted(RuntimeError):
@@ -21,9 +43,10 @@ class PortsExhausted(RuntimeError):
 
 class PortAllocator:
     def __init__(
-        self, low: int = EPHEMERAL_RANGE[0], high: int = EPHEMERAL_RANGE[1], seed: int | None = None
+        self, low: int | None = None, high: int | None = None, seed: int | None = None
     ) -> None:
-        self.low, self.high = low, high
+        default = dynamic_range() if low is None or high is None else (low, high)
+        self.low, self.high = default
         self._taken: set[tuple[int, str]] = set()
         self._rng = random.Random(seed)
 

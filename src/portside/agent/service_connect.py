@@ -65,6 +65,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -83,6 +84,7 @@ from portside.agent.payload import ContainerSpec, TaskSpec
 from portside.agent.ports import PortAllocator, PortsExhausted
 from portside.agent.service_connect_config import (
     alias_addresses,
+    alias_bases,
     alias_environment,
     endpoints_of,
     hosts_file,
@@ -101,6 +103,7 @@ RESTART_MIN = 0.5  # seconds before restarting a proxy that exited, doubling ...
 RESTART_MAX = 30.0  # ... up to this
 RESTART_STABLE = 60.0  # a proxy that ran this long starts the backoff over
 INGRESS_FILE = "ingress.json"  # bridge: upstream -> the host port of its inbound listener
+ALIAS_BASE_FILE = "alias-base"  # the /24 of the host's loopback the task's aliases live in
 _HOSTS_SCRIPT = 'mount --bind "$0" /etc/hosts && exec "$@"'
 
 
@@ -114,13 +117,15 @@ class TaskProxy:
 
     def __init__(self, task: TaskSpec, directory: Path, section: Mapping[str, Any],
                  network: TaskNetwork, netns_pid: int | None = None,
-                 ports: PortAllocator | None = None) -> None:
+                 ports: PortAllocator | None = None, alias_base: str | None = None) -> None:
         self.task = task
         self.dir = directory
         self.section = dict(section)
         self.netns_pid = netns_pid  # run inside this process's network namespace
         self.private = netns_pid is not None
-        self.aliases = alias_addresses(section, task.task_arn, private=self.private)
+        self.alias_base = alias_base  # on the host's loopback: the task's own /24
+        self.aliases = alias_addresses(section, task.task_arn, private=self.private,
+                                       base=alias_base)
         self.reserved = frozenset(
             p.container_port for c in task.containers for p in c.port_mappings
         ) if self.private else frozenset()
@@ -342,7 +347,8 @@ class TaskProxy:
         if tls != self.tls:
             self.tls, shape_old = tls, {}
         if shape_old != shape_new:
-            aliases = alias_addresses(wanted, self.task.task_arn, private=self.private)
+            aliases = alias_addresses(wanted, self.task.task_arn, private=self.private,
+                                      base=self.alias_base)
             if aliases != self.aliases:
                 self.aliases = aliases
                 self._write_hosts()
@@ -400,6 +406,21 @@ def app_target(rc: RuntimeContainer, container_port: int) -> tuple[str, int] | N
     return None
 
 
+def _bindable(aliases: Mapping[str, str], section: Mapping[str, Any]) -> bool:
+    """Whether every outbound listener of ``section`` could bind its alias address now."""
+    for o in section.get("outbound") or ():
+        address = aliases.get(str(o.get("dnsName")))
+        if address is None:
+            continue
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the proxy binds
+            try:
+                sock.bind((address, int(o.get("port") or 0)))
+            except OSError:
+                return False
+    return True
+
+
 def kill_recorded(directory: Path) -> int | None:
     """Stop a proxy an earlier run of the agent left for this task (its pid file); its pid."""
     try:
@@ -436,6 +457,7 @@ class ServiceConnect:
         self.ports = ports or PortAllocator()  # bridge ingress ports (the driver's, if it has one)
         self.sections: dict[str, dict[str, Any]] = {}
         self.proxies: dict[str, TaskProxy] = {}
+        self.alias_bases: dict[str, str] = {}  # task ARN -> its /24 on the host's loopback
 
     def desired(self, task_arn: str, section: Mapping[str, Any] | None) -> None:
         """The section of a task in the newest manifest (None: the task has none)."""
@@ -465,9 +487,36 @@ class ServiceConnect:
             return
         netns = network.sandbox_pid if self.driver_name == "docker" else None
         ports = self.ports if task.network_mode == "bridge" else None
-        proxy = TaskProxy(task, self.root / task.task_id, section, network, netns, ports)
-        await proxy.start()
+        base = self._alias_base(task, section) if netns is None else None
+        proxy = TaskProxy(task, self.root / task.task_id, section, network, netns, ports, base)
+        try:
+            await proxy.start()
+        except BaseException:
+            self.alias_bases.pop(task.task_arn, None)
+            raise
         self.proxies[task.task_arn] = proxy
+
+    def _alias_base(self, task: TaskSpec, section: Mapping[str, Any]) -> str:
+        """The /24 of the host's loopback for the task's aliases: the one it had before the
+        agent restarted (recorded in its directory), else the first from where its ARN
+        hashes that no other task of this agent has and whose alias addresses and ports are
+        free (another agent on this host may hold them). Chosen and reserved before any
+        await, so two tasks starting at once cannot both take one."""
+        taken = {b for arn, b in self.alias_bases.items() if arn != task.task_arn}
+        candidates = list(alias_bases(task.task_arn))
+        path = self.root / task.task_id / ALIAS_BASE_FILE
+        try:
+            kept = path.read_text().strip()
+        except OSError:
+            kept = ""
+        if kept not in candidates or kept in taken:
+            kept = next((b for b in candidates if b not in taken and _bindable(
+                alias_addresses(section, task.task_arn, private=False, base=b), section)),
+                candidates[0])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(kept)
+        self.alias_bases[task.task_arn] = kept
+        return kept
 
     def container(
         self, task: TaskSpec, container: ContainerSpec, env: Mapping[str, str]
@@ -528,6 +577,7 @@ class ServiceConnect:
     async def stop(self, task_arn: str, task_id: str) -> None:
         """Stop the task's proxy (or one an earlier run left); idempotent."""
         self.sections.pop(task_arn, None)
+        self.alias_bases.pop(task_arn, None)
         proxy = self.proxies.pop(task_arn, None)
         if proxy is not None:
             await proxy.stop()

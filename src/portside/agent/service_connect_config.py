@@ -6,9 +6,10 @@ listens, because only it knows how the task is wired:
 
 - every distinct alias ``dnsName`` gets its own loopback address, so two
   aliases on the same port never collide: ``127.255.0.N`` inside a container's
-  own network namespace (Docker), or ``127.A.B.N`` with ``A.B`` derived from
-  the task ARN in 127.16.0.0/12 for the process driver, where every task shares
-  the host's loopback;
+  own network namespace (Docker), or ``127.A.B.N`` in a /24 of 127.16.0.0/12
+  that no other task of the agent has (the first free one from where the task
+  ARN hashes, :func:`alias_bases`) for the process driver, where every task
+  shares the host's loopback;
 - each alias's outbound listener binds ``address:port`` and leads to the
   upstream of its discovery name;
 - each of the task's own client-server ports gets an inbound listener on the
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -51,14 +52,32 @@ from portside.proxy.config import (
 INBOUND_PREFIX = "inbound:"
 
 
-def alias_addresses(section: Mapping[str, Any], task_arn: str, *, private: bool) -> dict[str, str]:
-    """dnsName → the loopback address its outbound listener binds."""
+SHARED_BASES = 4096
+"""The /24s of 127.16.0.0/12 that tasks sharing the host's loopback draw their aliases from."""
+
+
+def alias_bases(task_arn: str) -> Iterator[str]:
+    """Every /24 a task sharing the host's loopback may bind its aliases in, the one its ARN
+    hashes to first: the agent takes the first that no other task of its own has and whose
+    addresses are free (agent/service_connect.py), so two tasks never share one."""
+    digest = hashlib.sha256(f"service-connect/{task_arn}".encode()).digest()
+    first = (digest[0] % 16) * 256 + digest[1]
+    for step in range(SHARED_BASES):
+        n = (first + step) % SHARED_BASES
+        yield f"127.{16 + n // 256}.{n % 256}"
+
+
+def alias_addresses(
+    section: Mapping[str, Any], task_arn: str, *, private: bool, base: str | None = None
+) -> dict[str, str]:
+    """dnsName → the loopback address its outbound listener binds: in ``127.255.0`` inside
+    the task's own network namespace (``private``), else in ``base`` (the task's /24 of
+    127.16.0.0/12; without one, the one its ARN hashes to)."""
     names = sorted({str(o["dnsName"]) for o in section.get("outbound") or ()})
     if private:
         base = "127.255.0"
-    else:
-        digest = hashlib.sha256(f"service-connect/{task_arn}".encode()).digest()
-        base = f"127.{16 + digest[0] % 16}.{digest[1]}"
+    elif base is None:
+        base = next(alias_bases(task_arn))
     if len(names) > 254:
         names = names[:254]  # one /24 per task; more aliases than that are not served
     return {name: f"{base}.{i + 1}" for i, name in enumerate(names)}

@@ -82,13 +82,15 @@ def agent(
 ) -> None:
     """Register this machine as a container instance and run the tasks placed on it."""
     from portside.agent.main import AgentConfig, RunningAgent, run
+    from portside.agent.ports import dynamic_range
 
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(name)s %(message)s"
     )
     try:
         parsed = tuple(_attribute(a) for a in attributes)
-    except click.BadParameter as exc:
+        dynamic_range()
+    except (click.BadParameter, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
     config = AgentConfig(
         endpoint=endpoint,

@@ -21,11 +21,12 @@ from typing import Any
 
 
 def docker_answers() -> bool:
-    """Whether a Docker engine answers on this machine (within two seconds)."""
+    """Whether a Docker engine answers on this machine (within ten seconds: an engine busy
+    creating containers can be slow to answer; one that is absent fails at once)."""
     try:
         import docker
 
-        client = docker.from_env(timeout=2)
+        client = docker.from_env(timeout=10)
         try:
             return bool(client.ping())
         finally:

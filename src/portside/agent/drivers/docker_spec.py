@@ -26,6 +26,7 @@ arguments the way the ECS agent does:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,7 @@ from portside.agent.drivers.base import (
 )
 from portside.agent.health import HEALTHY, UNHEALTHY, UNKNOWN, HealthState
 from portside.agent.payload import ContainerSpec, TaskSpec
+from portside.agent.ports import RANGE_VARIABLE, dynamic_range
 
 LABEL_TASK = "com.amazonaws.ecs.task-arn"
 LABEL_CONTAINER = "com.amazonaws.ecs.container-name"
@@ -135,8 +137,11 @@ def create_args(
             host["extra_hosts"] = dict(container.extra_hosts)
         if container.port_mappings:
             config["ports"] = [(p.container_port, p.protocol) for p in container.port_mappings]
+            # no hostPort: Docker picks one, from ECS_DYNAMIC_HOST_PORT_RANGE when it is set
+            dynamic = "{}-{}".format(*dynamic_range()) if os.environ.get(RANGE_VARIABLE) else None
             host["port_bindings"] = {
-                f"{p.container_port}/{p.protocol}": p.host_port or None for p in container.port_mappings
+                f"{p.container_port}/{p.protocol}": p.host_port or dynamic
+                for p in container.port_mappings
             }
     return config, host
 
