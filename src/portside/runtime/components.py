@@ -32,4 +32,7 @@ def components() -> list[Component]:
     from portside.runtime import retention
 
     found.append(retention.run)
+    from portside.runtime import route53_health
+
+    found.append(route53_health.run)
     return found

@@ -7,8 +7,8 @@ Health, as Cloud Map reports it:
   UpdateInstanceCustomHealthStatus (or AWS_INIT_HEALTH_STATUS, default HEALTHY).
   Cloud Map waits about 30 seconds before acting on an update; portside applies
   it at once, so a failing ECS task leaves DNS answers immediately;
-- a service with HealthCheckConfig: HEALTHY — portside runs no Route 53 health
-  checkers, so the check never fails;
+- a service with HealthCheckConfig: what portside's Route 53 health checker
+  last observed (HEALTHY until enough checks fail; see health_checks.py);
 - a service with no health check: UNKNOWN, and DiscoverInstances ignores the
   HealthStatus filter.
 
@@ -30,6 +30,7 @@ from portside.domain.servicediscovery.errors import (
     NamespaceNotFound,
     ServiceNotFound,
 )
+from portside.domain.servicediscovery.health_checks import status_of
 from portside.domain.servicediscovery.instance import Instance
 from portside.domain.servicediscovery.listing import page
 from portside.domain.servicediscovery.model import HEALTHY, UNHEALTHY, UNKNOWN
@@ -51,7 +52,7 @@ def health_of(service: Service, inst: Instance) -> str:
     if service.health_check_custom_config is not None:
         return inst.custom_health or HEALTHY
     if service.health_check_config is not None:
-        return HEALTHY
+        return status_of(inst)
     return UNKNOWN
 
 

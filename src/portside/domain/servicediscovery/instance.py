@@ -18,6 +18,9 @@ class Instance:
     attributes: dict[str, str]
     creator_request_id: str | None = None
     custom_health: str | None = None  # HEALTHY | UNHEALTHY, for custom health checks
+    # HEALTHY | UNHEALTHY, for Route 53 health checks (HealthCheckConfig): what they last
+    # found; None until a check changes it, which counts as HEALTHY (health_checks.py)
+    checked_health: str | None = None
 
     @property
     def key(self) -> str:

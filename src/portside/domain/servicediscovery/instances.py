@@ -8,7 +8,9 @@ store revision of its commit, so the revision only ever increases.
 New instances of a service with HealthCheckCustomConfig start HEALTHY unless
 AWS_INIT_HEALTH_STATUS says UNHEALTHY (ECS registers its tasks UNHEALTHY until
 their container health check passes); re-registering keeps the current status
-unless AWS_INIT_HEALTH_STATUS is given again.
+unless AWS_INIT_HEALTH_STATUS is given again. An instance of a service with
+HealthCheckConfig keeps the status its Route 53 check found when re-registered
+at the same endpoint; at a new one it starts again as a new check does (HEALTHY).
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from portside.domain.scope import Scope
 from portside.domain.servicediscovery import attributes as rules
 from portside.domain.servicediscovery import operation, operations
 from portside.domain.servicediscovery.errors import ResourceLimitExceeded
+from portside.domain.servicediscovery.health_checks import target_of
 from portside.domain.servicediscovery.instance import Instance, instance_key
 from portside.domain.servicediscovery.listing import ListPage, page
 from portside.domain.servicediscovery.model import HEALTHY
+from portside.domain.servicediscovery.namespace import Namespace
 from portside.domain.servicediscovery.refs import get_instance as _get
 from portside.domain.servicediscovery.refs import (
     get_namespace,
@@ -65,6 +69,14 @@ def _initial_health(service: Service, attrs: Mapping[str, str], old: Instance | 
     return old.custom_health if old is not None and old.custom_health else HEALTHY
 
 
+def _checked_health(
+    service: Service, ns: Namespace, new: Instance, old: Instance | None
+) -> str | None:
+    if old is None or target_of(service, old, ns) != target_of(service, new, ns):
+        return None
+    return old.checked_health
+
+
 def register_instance(
     store: Store,
     scope: Scope,
@@ -98,6 +110,7 @@ def register_instance(
         creator_request_id=creator_request_id,
         custom_health=_initial_health(svc, attributes, old),
     )
+    inst = dataclasses.replace(inst, checked_health=_checked_health(svc, ns, inst, old))
     op = operations.succeeded(
         scope,
         now,
