@@ -22,7 +22,7 @@ from typing import Any
 
 from portside.agent.drivers.base import Driver, TaskNetwork
 from portside.agent.engine import Engine
-from portside.agent.main import _start_metadata as start_metadata
+from portside.agent.main import start_metadata
 from portside.agent.metadata import MetadataServer
 from portside.agent.reporter import Reporter
 from portside.agent.state import StateDir

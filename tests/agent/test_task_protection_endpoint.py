@@ -112,8 +112,8 @@ def test_a_malformed_put_is_refused_without_asking(body: bytes) -> None:
 
 
 @pytest.mark.parametrize(("answer", "status", "key"), [
-    ({"failures": [{"arn": "arn:t", "reason": "MISSING"}]}, 404, "failure"),
-    ({"failures": [{"arn": "arn:t", "reason": "TASK_NOT_VALID", "detail": "d"}]}, 409, "failure"),
+    ({"failures": [{"arn": "arn:t", "reason": "MISSING"}]}, 200, "failure"),
+    ({"failures": [{"arn": "arn:t", "reason": "TASK_NOT_VALID", "detail": "d"}]}, 200, "failure"),
     ({"protectedTasks": [{"taskArn": "arn:t", "protectionEnabled": False}]}, 200, "protection"),
 ])
 def test_answers_keep_ecs_agent_shapes(answer: dict[str, Any], status: int, key: str) -> None:

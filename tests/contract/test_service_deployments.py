@@ -26,7 +26,7 @@ from tests.contract.test_service_controller import (
     tasks,
 )
 from tests.contract.test_service_controller import srv as srv
-from tests.helpers import Server, unique, until
+from tests.helpers import Server, client, unique, until
 
 BREAKER = {"deploymentCircuitBreaker": {"enable": True, "rollback": True}}
 
@@ -108,6 +108,16 @@ def test_a_completed_deployment_and_its_revision(api: Any, running: tuple[str, s
     assert rev["taskDefinition"] == good and rev["serviceArn"] == svc["serviceArn"]
     assert rev["containerImages"] == [{"containerName": "app", "image": "busybox"}]
     assert rev["createdAt"] == brief["createdAt"]
+
+    # another region knows neither: an ARN of us-east-1 names nothing in us-west-2
+    west = client(api.meta.endpoint_url, "ecs", region="us-west-2")
+    out = west.describe_service_deployments(serviceDeploymentArns=[brief["serviceDeploymentArn"]])
+    assert out["serviceDeployments"] == [] and out["failures"][0]["reason"] == "MISSING"
+    out = west.describe_service_revisions(serviceRevisionArns=[brief["targetServiceRevisionArn"]])
+    assert out["serviceRevisions"] == [] and out["failures"][0]["reason"] == "MISSING"
+    with pytest.raises(ClientError) as err:
+        west.stop_service_deployment(serviceDeploymentArn=brief["serviceDeploymentArn"])
+    assert err.value.response["Error"]["Code"] == "ServiceDeploymentNotFoundException"
 
 
 def test_a_failing_deployment_rolls_back_in_the_history(

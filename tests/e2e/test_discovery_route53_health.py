@@ -199,3 +199,35 @@ def _stored_health(server: Server, service_id: str, instance_id: str) -> str | N
         return None if inst is None else inst.checked_health
     finally:
         store.close()
+
+
+def test_a_check_removed_and_added_again_starts_healthy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new check forgets what an old one found. With a 10-minute interval only the first
+    probe of each check runs here: FailureThreshold 1 makes the closed listener UNHEALTHY
+    at once; the re-added check (threshold 2) starts HEALTHY and one failure keeps it so."""
+    monkeypatch.setenv("PORTSIDE_HEALTH_CHECK_INTERVAL", "600")
+    srv = Server(data_dir=tmp_path).start()
+    db = Listener("127.0.0.6")
+    try:
+        db.close()
+        sd = srv.client("servicediscovery")
+        ns_id, _ = _public_namespace(sd)
+        sid = _service(sd, ns_id, {"Type": "TCP", "FailureThreshold": 1})["Id"]
+        _register(sd, sid, "db", db)
+        until(lambda: _health(sd, sid) == {"db": "UNHEALTHY"})
+
+        records = {"DnsRecords": [{"Type": "A", "TTL": 5}]}
+        wait_operation(sd, sd.update_service(Id=sid, Service={"DnsConfig": records})["OperationId"])
+        assert _health(sd, sid) == {"db": "UNKNOWN"}  # no check, no health
+        wait_operation(sd, sd.update_service(Id=sid, Service={
+            "DnsConfig": records, "HealthCheckConfig": {"Type": "TCP", "FailureThreshold": 2},
+        })["OperationId"])
+        assert _health(sd, sid) == {"db": "HEALTHY"}  # a new check (its first probe: 1 of 2)
+        with pytest.raises(sd.exceptions.InvalidInput, match="cannot be changed"):
+            sd.update_service(Id=sid, Service={
+                "DnsConfig": records, "HealthCheckConfig": {"Type": "HTTP"}})
+    finally:
+        db.close()
+        srv.stop()

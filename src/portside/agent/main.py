@@ -158,7 +158,7 @@ async def run_agent(
     metadata = MetadataServer(lambda token: engine.resolve(token) if engine else None, driver)
     try:
         await driver.open(on_event)
-        metadata_port = await _start_metadata(metadata, driver, identity.metadata_port or 0, config.metadata_port)
+        metadata_port = await start_metadata(metadata, driver, identity.metadata_port or 0, config.metadata_port)
         identity.metadata_port = metadata_port
         state.save_identity(identity)
         await _serve(config, state, identity, driver, metadata, metadata_port, stop, ready, on_engine)
@@ -213,7 +213,7 @@ async def _serve(
                 await reporter.close()
 
 
-async def _start_metadata(server: MetadataServer, driver: Driver, saved: int, wanted: int | None) -> int:
+async def start_metadata(server: MetadataServer, driver: Driver, saved: int, wanted: int | None) -> int:
     addresses = driver.metadata_addresses()
     port = wanted if wanted is not None else saved
     try:

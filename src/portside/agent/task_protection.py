@@ -10,8 +10,11 @@ instance, so a container can protect only its own task — and answers as
 ECS's agent does, one of:
 
     200 {"protection": {"ExpirationDate": "…Z", "ProtectionEnabled": true, "TaskArn": "…"}}
-    404/409 {"failure": {"Arn": "…", "Reason": "MISSING" | "TASK_NOT_VALID" | …, "Detail": …}}
+    200 {"failure": {"Arn": "…", "Reason": "MISSING" | "TASK_NOT_VALID" | …, "Detail": …}}
     4xx/5xx {"error": {"Arn": "…", "Code": "InvalidParameterException" | …, "Message": "…"}}
+
+(amazon-ecs-agent, agent API task protection v1 handlers: a single failure from
+ECS is a 200 answer whose body is the failure; an API error keeps its status.)
 """
 
 from __future__ import annotations
@@ -24,12 +27,6 @@ from typing import Any, Protocol
 from portside.agent.ecs_client import EcsError
 
 PATH = "/task-protection/v1/state"
-FAILURE_STATUS = {
-    "MISSING": 404,
-    "TASK_NOT_VALID": 409,
-    "TASK_STOPPING_OR_STOPPED": 409,
-    "DEPLOYMENT_BLOCKED": 409,
-}
 
 Answer = tuple[int, dict[str, Any]]
 
@@ -74,11 +71,13 @@ class TaskProtection:
             return _error(exc.status if 400 <= exc.status < 599 else 500, task_arn, exc.code,
                           exc.message)
         failures = out.get("failures") or []
-        if failures:
+        if len(failures) > 1:
+            return _error(500, task_arn, "ServerException",
+                          f"expected at most 1 failure in the answer, got {len(failures)}")
+        if failures:  # ECS's agent answers one failure with 200 and the failure as the body
             f = failures[0]
-            reason = str(f.get("reason", ""))
-            return FAILURE_STATUS.get(reason, 500), {"failure": _drop_none(
-                {"Arn": f.get("arn"), "Reason": reason, "Detail": f.get("detail")})}
+            return 200, {"failure": _drop_none(
+                {"Arn": f.get("arn"), "Reason": f.get("reason"), "Detail": f.get("detail")})}
         protected = out.get("protectedTasks") or []
         if len(protected) != 1:
             return _error(500, task_arn, "ServerException",

@@ -174,16 +174,18 @@ def trip_breaker(
     return _roll_back(svc, failed, target, rollback_reason, now), messages
 
 
-def honour_stop(svc: Service, now: datetime) -> Service:
-    """The service after a StopServiceDeployment (ROLLBACK) of its primary, if one is asked."""
+def honour_stop(svc: Service, now: datetime) -> tuple[Service, list[str]]:
+    """The service after a StopServiceDeployment (ROLLBACK) of its primary, if one is
+    asked, and the event that says so."""
     primary = svc.primary
     if primary is None or not primary.stop_requested or primary.rollout_state != "IN_PROGRESS":
-        return svc
+        return svc, []
     failed = dataclasses.replace(
         primary, rollout_state="FAILED", rollout_state_reason=STOPPED_REASON, updated_at=now
     )
     target = None if is_rollback(primary) else _rollback_target(svc, primary)
-    return _roll_back(svc, failed, target, stop_rollback_reason, now)
+    message = ev.deployment_stopped(svc.service_name, primary.id)
+    return _roll_back(svc, failed, target, stop_rollback_reason, now), [message]
 
 
 def _roll_back(

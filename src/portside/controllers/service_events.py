@@ -73,6 +73,10 @@ def deployment_failed(name: str, deployment_id: str) -> str:
     return f"{_prefix(name)} (deployment {deployment_id}) deployment failed: tasks failed to start."
 
 
+def deployment_stopped(name: str, deployment_id: str) -> str:
+    return f"{_prefix(name)} (deployment {deployment_id}) deployment stopped: rolling back (StopServiceDeployment)."
+
+
 def throttled(name: str) -> str:
     return f"{_prefix(name)} is unable to consistently start tasks successfully. {TROUBLESHOOTING}"
 

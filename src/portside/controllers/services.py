@@ -153,7 +153,9 @@ def decide(
         )
         for d in original.deployments
     }  # fmt: skip
-    svc, messages = trip_breaker(honour_stop(original, now), failures, now)
+    stopped_svc, stop_messages = honour_stop(original, now)
+    svc, messages = trip_breaker(stopped_svc, failures, now)
+    messages = stop_messages + messages
     view.svc = svc
     primary = svc.primary
 

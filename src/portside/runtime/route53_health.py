@@ -36,6 +36,7 @@ from typing import Any
 
 from portside.api.app import App
 from portside.domain.servicediscovery.health_checks import (
+    Check,
     Memory,
     Result,
     Target,
@@ -129,36 +130,41 @@ class HealthChecker:
         self.pending: dict[str, asyncio.Task[Result]] = {}
         self.wakeup = asyncio.Event()
         self.wakeup.set()
+        self._checks: list[Check] | None = None  # None: to be read from the store
         store.subscribe(self._note)
 
     def _note(self, changes: Sequence[Any]) -> None:
         if any(kind_of(c) in _WATCHED for c in changes):
+            self._checks = None  # read again: a pass per probe answer must not rescan
             self.wakeup.set()
 
     def run_once(self, now: datetime) -> datetime | None:
         """Apply answers, commit status changes, send due probes; return the next due time."""
+        revision = self.store.revision  # what the checks are read at
         results = {k: t.result() for k, t in self.pending.items() if t.done()}
+        busy = self.pending.keys() - results.keys()
+        if self._checks is None:
+            self._checks = checks(self.store)
+        d = decide(self._checks, self.memory, results, busy, now, self.interval)
+        if d.changes:  # a commit that fails consumes nothing: the next pass decides again
+            self._commit(d.changes, revision)
         for key in results:
             del self.pending[key]
-        d = decide(checks(self.store), self.memory, results, self.pending.keys(), now,
-                   self.interval)  # fmt: skip
         self.memory = d.memory
-        if d.changes:
-            self._commit(d.changes)
         for check in d.due:
             task = asyncio.create_task(self.prober.probe(check.target))
             task.add_done_callback(lambda _: self.wakeup.set())
             self.pending[check.key] = task
         return d.wake_at
 
-    def _commit(self, changes: dict[str, str]) -> None:
+    def _commit(self, changes: dict[str, str], revision: int) -> None:
         updated = []
         for key, status in changes.items():
             inst: Instance | None = self.store.get(Instance.KIND, key)
             if inst is not None and inst.checked_health != status:
                 updated.append(dataclasses.replace(inst, checked_health=status))
         if updated:
-            self.store.commit(updated, expected_revision=self.store.revision)
+            self.store.commit(updated, expected_revision=revision)
             for inst in updated:
                 log.info("instance %s of %s is %s", inst.id, inst.service_id,
                          inst.checked_health)  # fmt: skip

@@ -14,7 +14,6 @@ from portside.domain.ecs.service_deployment import (
     ServiceRevision,
     deployment_arn,
     revision_arn,
-    service_arn_of,
 )
 from portside.store.store import Delete
 from tests.unit.controllers.world import (
@@ -55,8 +54,6 @@ def test_arns_follow_the_deployment_ids() -> None:
     arn = deployment_arn(SVC, dep_id(7))
     assert arn.startswith("arn:aws:ecs:us-east-1:000000000000:service-deployment/c1/web/")
     assert arn == deployment_arn(SVC, dep_id(7)) != deployment_arn(SVC, dep_id(8))
-    assert service_arn_of(arn, "service-deployment") == SVC
-    assert service_arn_of(SVC, "service-deployment") is None
 
 
 def test_an_operation_records_a_pending_deployment_the_controller_starts() -> None:
@@ -116,13 +113,15 @@ def test_a_stop_request_rolls_back_like_the_breaker_without_it() -> None:
     deps = (replace(deployment(2, 2), stop_requested=True),
             deployment(1, 1, "ACTIVE", "COMPLETED"))
     svc = service(3, deployments=deps)  # no circuit breaker at all
-    after = honour_stop(svc, NOW)
+    after, events = honour_stop(svc, NOW)
+    assert events == [f"(service {svc.service_name}) (deployment {dep_id(2)}) deployment "
+                      "stopped: rolling back (StopServiceDeployment)."]
     back, stopped, old = after.deployments
     assert back.id == rollback_id(dep_id(2)) and back.task_definition == td_arn(1)
     assert (stopped.status, stopped.rollout_state) == ("ACTIVE", "FAILED")
     assert after.task_definition == td_arn(1) and old.id == dep_id(1)
     unasked = service(3, deployments=(deployment(2, 2), deps[1]))
-    assert honour_stop(unasked, NOW) is unasked
+    assert honour_stop(unasked, NOW) == (unasked, [])
 
     snap = recorded(world(svc, instance(1, memory=8192), *(task(1, 1) for _ in range(3))), svc)
     assert records(snap)[dep_id(2)].status == "ROLLBACK_REQUESTED"
@@ -146,7 +145,7 @@ def test_a_rollback_requested_then_replaced_by_an_update_is_stopped() -> None:
 
 def test_a_stop_request_with_nothing_to_return_to_stops() -> None:
     svc = service(3, deployments=(replace(deployment(1, 1), stop_requested=True),))
-    after = honour_stop(svc, NOW)
+    after, _ = honour_stop(svc, NOW)
     (only,) = after.deployments
     assert (only.status, only.rollout_state) == ("PRIMARY", "FAILED")
     snap = recorded(world(svc), svc)

@@ -11,7 +11,7 @@ from portside.domain.ecs import service_history as domain
 
 @ECS.operation("ListServiceDeployments")
 def list_service_deployments(ctx: Context, p: dict[str, Any]) -> Any:
-    found, token = domain.list_service_deployments(ctx.app.store, ctx.scope, **p)
+    found, token = domain.list_service_deployments(ctx.app.store, ctx.scope, ctx.now, **p)
     return {"service_deployments": found, "next_token": token}
 
 

@@ -62,7 +62,7 @@ class CircuitBreakerState:
 
 @dataclass(frozen=True, slots=True)
 class ServiceDeployment:
-    KIND: ClassVar[str] = "service-deployment"
+    KIND: ClassVar[str] = "service_deployment"
 
     service_deployment_arn: str
     service_arn: str
@@ -104,7 +104,7 @@ class ServiceDeployment:
 
 @dataclass(frozen=True, slots=True)
 class ServiceRevision:
-    KIND: ClassVar[str] = "service-revision"
+    KIND: ClassVar[str] = "service_revision"
 
     service_revision_arn: str
     service_arn: str
@@ -147,12 +147,3 @@ def deployment_arn(service_arn: str, deployment_id: str) -> str:
     digest = hashlib.sha256(f"service-deployment/{deployment_id}".encode()).digest()
     ident = base64.urlsafe_b64encode(digest[:15]).decode()
     return _under(service_arn, "service-deployment", ident)
-
-
-def service_arn_of(arn: str, kind: str) -> str | None:
-    """The service ARN a ``KIND/CLUSTER/SERVICE/ID`` ARN names, or None if it is not one."""
-    head, sep, path = arn.partition(f":{kind}/")
-    parts = path.split("/")
-    if not sep or not head.startswith("arn:") or len(parts) != 3 or not all(parts):
-        return None
-    return f"{head}:service/{parts[0]}/{parts[1]}"

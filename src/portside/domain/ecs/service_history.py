@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from portside.controllers.deployment_history import track
+from portside.aws.arn import parse_arn
+from portside.controllers.deployment_history import KEEP_FOR, track
 from portside.controllers.deployments import is_rollback
 from portside.domain.ecs.clusters import get_cluster
 from portside.domain.ecs.model import Failure
@@ -43,6 +44,7 @@ CONTINUING = frozenset({"STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PRO
 def list_service_deployments(
     store: Store,
     scope: Scope,
+    now: datetime,
     *,
     service: str,
     cluster: str | None = None,
@@ -51,7 +53,8 @@ def list_service_deployments(
     next_token: str | None = None,
     max_results: int | None = None,
 ) -> tuple[list[ServiceDeployment], str | None]:
-    """A service's deployments, newest first, filtered by status and creation time."""
+    """A service's deployments of the last 90 days, newest first, filtered by status and
+    creation time (older ones are pruned when the service next deploys)."""
     get_cluster(store, scope, cluster)
     svc = find_service(store, scope, cluster, service)
     if svc is None or svc.status == "INACTIVE":
@@ -61,7 +64,8 @@ def list_service_deployments(
     records = sorted(
         (
             r for r in store.children(ServiceDeployment.KIND, svc.service_arn).values()
-            if (not status or r.status in status)
+            if (not r.finished or (r.finished_at or r.created_at) >= now - KEEP_FOR)
+            and (not status or r.status in status)
             and (before is None or r.created_at < before)
             and (after is None or r.created_at > after)
         ),
@@ -76,17 +80,25 @@ def list_service_deployments(
 def describe_service_deployments(
     store: Store, scope: Scope, *, service_deployment_arns: Sequence[str]
 ) -> tuple[list[ServiceDeployment], list[Failure]]:
-    return _describe(store, ServiceDeployment.KIND, service_deployment_arns)
+    return _describe(store, scope, ServiceDeployment.KIND, service_deployment_arns)
 
 
 def describe_service_revisions(
     store: Store, scope: Scope, *, service_revision_arns: Sequence[str]
 ) -> tuple[list[ServiceRevision], list[Failure]]:
-    return _describe(store, ServiceRevision.KIND, service_revision_arns)
+    return _describe(store, scope, ServiceRevision.KIND, service_revision_arns)
 
 
-def _describe(store: Store, kind: str, arns: Sequence[str]) -> tuple[list[Any], list[Failure]]:
-    """The recorded resources, and a MISSING failure for each ARN that names none."""
+def _in_scope(scope: Scope, arn: str) -> bool:
+    """Whether ``arn`` is of the caller's account and region (another region's is unknown)."""
+    parsed = parse_arn(arn)
+    return parsed is not None and (parsed.account, parsed.region) == (scope.account, scope.region)
+
+
+def _describe(
+    store: Store, scope: Scope, kind: str, arns: Sequence[str]
+) -> tuple[list[Any], list[Failure]]:
+    """The recorded resources, and a MISSING failure for each ARN that names none here."""
     if not arns:
         raise InvalidParameterException("At least one ARN must be given.")
     if len(arns) > MAX_DESCRIBE:
@@ -94,7 +106,7 @@ def _describe(store: Store, kind: str, arns: Sequence[str]) -> tuple[list[Any], 
     found: list[Any] = []
     failures: list[Failure] = []
     for arn in dict.fromkeys(arns):
-        item = store.get(kind, arn)
+        item = store.get(kind, arn) if _in_scope(scope, arn) else None
         if item is None:
             failures.append(Failure(arn=arn, reason="MISSING"))
         else:
@@ -119,7 +131,8 @@ def stop_service_deployment(
     """
     if stop_type not in (None, "ROLLBACK"):
         raise InvalidParameterException("The only supported stopType is ROLLBACK.")
-    rec = store.get(ServiceDeployment.KIND, service_deployment_arn)
+    rec = store.get(ServiceDeployment.KIND, service_deployment_arn) if _in_scope(
+        scope, service_deployment_arn) else None
     if not isinstance(rec, ServiceDeployment):
         raise ServiceDeploymentNotFoundException(
             f"The service deployment {service_deployment_arn} does not exist."

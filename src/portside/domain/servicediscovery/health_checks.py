@@ -24,7 +24,8 @@ Route 53's documented rules for one checker:
 - An instance re-registered at another address or port is a new check:
   RegisterInstance clears its status (HEALTHY again) and the count starts over.
   When UpdateService changes the check itself, the count starts over and the
-  status stays until enough results disagree with it.
+  status stays until enough results disagree with it; a check removed and added
+  again is a new check (HEALTHY), and its Type cannot change (as in Cloud Map).
 
 :func:`decide` is pure: given the checks, the checker's memory, the results that
 came back and the time, it says which probes to send and which statuses change.

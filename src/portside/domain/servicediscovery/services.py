@@ -20,6 +20,7 @@ from portside.domain.servicediscovery.errors import (
     ResourceInUse,
     ServiceAlreadyExists,
 )
+from portside.domain.servicediscovery.instance import Instance
 from portside.domain.servicediscovery.listing import ListPage, check_filter, page
 from portside.domain.servicediscovery.model import SERVICE_DNS_HTTP, SERVICE_HTTP, DnsConfig
 from portside.domain.servicediscovery.namespace import Namespace
@@ -175,13 +176,29 @@ def update_service(
                 "A service with HealthCheckCustomConfig cannot also have HealthCheckConfig."
             )
         changes["dns_config"] = dns
-        changes["health_check_config"] = service_config.health_check_config(raw_hc, ns, dns)
+        hc = service_config.health_check_config(raw_hc, ns, dns)
+        old_hc = svc.health_check_config
+        if hc is not None and old_hc is not None and hc.type != old_hc.type:
+            raise InvalidInput(
+                f"The Type of a health check cannot be changed ({old_hc.type} to {hc.type}): "
+                "remove the HealthCheckConfig, then add the new one."
+            )
+        changes["health_check_config"] = hc
     updated = dataclasses.replace(svc, **changes)
     op = operations.succeeded(
         scope, now, operation.UPDATE_SERVICE, {"SERVICE": svc.id}, namespace_id=ns.id
     )
-    store.commit([updated, op])
+    store.commit([updated, op, *_new_checks(store, svc, updated)])
     return op.id
+
+
+def _new_checks(store: Store, old: Service, new: Service) -> list[Instance]:
+    """A health check added or removed is a new check for every instance: what an earlier
+    one found (Instance.checked_health) no longer counts, and it starts HEALTHY."""
+    if (old.health_check_config is None) == (new.health_check_config is None):
+        return []
+    return [dataclasses.replace(i, checked_health=None)
+            for i in instances_of(store, old.id) if i.checked_health is not None]
 
 
 def delete_service(store: Store, scope: Scope, *, id: str) -> None:
