@@ -92,6 +92,23 @@ def hits(control: Path, key: str) -> int:
         return 0
 
 
+def container_lines(engine: Any, task_arn: str) -> list[str]:
+    """The non-empty output lines of a Docker task's containers (its pause container left
+    out). Read through the raw API, and a container removed between the listing and the
+    read is skipped: a per-container inspect of a vanished one would raise."""
+    import docker
+
+    texts = []
+    for c in engine.api.containers(
+        all=True, filters={"label": f"com.amazonaws.ecs.task-arn={task_arn}"}
+    ):
+        if any("pause" in name for name in c.get("Names") or ()):
+            continue
+        with contextlib.suppress(docker.errors.NotFound):
+            texts.append(engine.api.logs(c["Id"]).decode())
+    return [x for text in texts for x in text.splitlines() if x]
+
+
 def task_definition(ecs: Any, argv: list[str], ports: list[dict[str, Any]]) -> str:
     family = unique("sc")
     ecs.register_task_definition(

@@ -21,6 +21,7 @@ import pytest
 from tests.e2e.service_connect_rig import (
     API,
     NETWORK,
+    container_lines,
     lines,
     linux_root,
     mesh,
@@ -139,10 +140,7 @@ def test_busybox_client_calls_api_by_alias_in_docker(
             cluster="default", serviceName="client")["taskArns"], timeout=60)
 
         def output() -> list[str]:
-            found = api_client.containers.list(
-                all=True, filters={"label": f"com.amazonaws.ecs.task-arn={client_task}"})
-            logs = [c.logs().decode() for c in found if "pause" not in c.name]
-            return [x for text in logs for x in text.splitlines() if x]
+            return container_lines(api_client, client_task)
 
         until(lambda: sum(x.startswith("ok ") for x in output()) >= 60, timeout=90)
         lines = output()

@@ -29,6 +29,7 @@ from tests.e2e.service_connect_rig import (
     API,
     CLIENT,
     Mesh,
+    container_lines,
     lines,
     linux_root,
     mesh,
@@ -214,10 +215,7 @@ def test_bridge_callers_reach_the_api_through_its_proxys_ingress_host_port(tmp_p
             cluster="default", serviceName="client")["taskArns"], timeout=30)
 
         def output() -> list[str]:
-            containers = api_client.containers.list(
-                all=True, filters={"label": f"com.amazonaws.ecs.task-arn={client_task}"})
-            logs = [c.logs().decode() for c in containers]
-            return [x for text in logs for x in text.splitlines() if x]
+            return container_lines(api_client, client_task)
 
         until(lambda: sum(x.startswith("ok ") for x in output()) >= 60, timeout=120)
         got = output()

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from tests.e2e.service_connect_rig import NETWORK, mesh, task_definition
+from tests.e2e.service_connect_rig import NETWORK, container_lines, mesh, task_definition
 from tests.e2e.service_connect_rig import lines as read_lines
 from tests.helpers import unique, until
 
@@ -348,10 +348,7 @@ def test_tls_between_docker_task_proxies(tmp_path: Path) -> None:
                 cluster="default", serviceName="client")["taskArns"], timeout=60)
 
             def output() -> list[str]:
-                found = engine.containers.list(
-                    all=True, filters={"label": f"com.amazonaws.ecs.task-arn={client_task}"})
-                logs = [c.logs().decode() for c in found if "pause" not in c.name]
-                return [x for text in logs for x in text.splitlines() if x]
+                return container_lines(engine, client_task)
 
             try:
                 until(lambda: len(output()) >= 30, timeout=90)
