@@ -3,7 +3,8 @@
 tests/agent/test_dependencies.py checks the rules as pure functions; here the
 engine, the task manager, the driver's probe loop and real processes decide
 when a container starts. Each test proves the order from what the dependent
-container saw when it started, not from timings.
+container saw when it started, not from timings (it writes what it saw to a
+temporary file and renames it, so the test never reads a half-written one).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def test_healthy_waits_for_an_exec_form_check_to_pass_start_period_forgives(tmp_
                  "healthCheck": {"command": check, "interval": 0.2,
                                  "timeout": 2, "retries": 1, "startPeriod": 300}},
                 {"name": "web", "stopTimeout": 1,
-                 "command": ["sh", "-c", f"test -f '{flag}' && echo ready > '{seen}'; sleep 300"],
+                 "command": ["sh", "-c", f"test -f '{flag}' && echo ready > '{seen}.tmp'; mv '{seen}.tmp' '{seen}'; sleep 300"],
                  "dependsOn": [{"containerName": "db", "condition": "HEALTHY"}]},
             ])
             await r.run(p)
@@ -67,7 +68,7 @@ def test_complete_starts_the_dependent_after_the_dependency_exited(tmp_path: Pat
         async with rig(tmp_path) as r:
             p = payload([
                 {"name": "app", "stopTimeout": 1,
-                 "command": ["sh", "-c", f"cat '{mark}' > '{seen}'; sleep 300"],
+                 "command": ["sh", "-c", f"cat '{mark}' > '{seen}.tmp'; mv '{seen}.tmp' '{seen}'; sleep 300"],
                  "dependsOn": [{"containerName": "init", "condition": "COMPLETE"}]},
                 # writes its mark last, then fails: COMPLETE accepts any exit code
                 {"name": "init", "essential": False,

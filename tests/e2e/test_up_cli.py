@@ -49,8 +49,10 @@ def test_up_says_which_driver_it_chose_and_offers_cpu_and_memory(tmp_path: Path)
         line = next(x for x in srv.log().splitlines() if "local agent(s)" in x)
         assert f"driver {expected} " in line
         assert "Docker engine answers" in line  # the reason for the choice
-        agent_log = (tmp_path / "agents" / "agent-0" / "agent.log").read_text()
-        assert f"driver:   {expected}" in agent_log
+        # the agent writes its summary after registering: the API may show it first
+        agent_log = tmp_path / "agents" / "agent-0" / "agent.log"
+        until(lambda: agent_log.exists() and "driver:   " in agent_log.read_text(), timeout=60)
+        assert f"driver:   {expected}" in agent_log.read_text()
     finally:
         srv.stop()
 
