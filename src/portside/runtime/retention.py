@@ -136,11 +136,11 @@ async def run(app: App, stop: asyncio.Event) -> None:
             await asyncio.sleep(MIN_INTERVAL)
             continue
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(_first(rec.wakeup, stop), rec.timeout(datetime.now(UTC)))
+            await asyncio.wait_for(either_set(rec.wakeup, stop), rec.timeout(datetime.now(UTC)))
 
 
-async def _first(a: asyncio.Event, b: asyncio.Event) -> None:
-    """Wait until either event is set."""
+async def either_set(a: asyncio.Event, b: asyncio.Event) -> None:
+    """Wait until either event is set (a loop's wake-up or its stop)."""
     waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)

@@ -45,6 +45,7 @@ from portside.domain.servicediscovery.health_checks import (
 )
 from portside.domain.servicediscovery.instance import Instance
 from portside.domain.servicediscovery.service import Service
+from portside.runtime.retention import either_set
 from portside.store.store import ConflictError, Store, kind_of
 
 log = logging.getLogger("portside.route53_health")
@@ -193,16 +194,6 @@ async def run(app: App, stop: asyncio.Event) -> None:
             if wake_at is not None:
                 timeout = max(0.0, (wake_at - datetime.now(UTC)).total_seconds())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_first(checker.wakeup, stop), timeout)
+                await asyncio.wait_for(either_set(checker.wakeup, stop), timeout)
     finally:
         checker.close()
-
-
-async def _first(a: asyncio.Event, b: asyncio.Event) -> None:
-    """Wait until either event is set."""
-    waits = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
-    try:
-        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for w in waits:
-            w.cancel()
