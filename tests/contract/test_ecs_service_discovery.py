@@ -63,11 +63,7 @@ def test_tasks_register_with_srv_and_leave_when_stopped(
     zone, sd_id, sd_arn = _registry(server, ["SRV"])
     cluster, _ = cluster_with_instances(ecs, instances)
     td = register_td(ecs, network_mode=mode)  # containerPort 80; bridge: dynamic host port
-    name = unique("svc")
-    ecs.create_service(
-        cluster=cluster, serviceName=name, taskDefinition=td["family"], desiredCount=2,
-        serviceRegistries=[{"registryArn": sd_arn, "containerName": "web", "containerPort": 80}],
-    )
+    name = _registered_service(ecs, cluster, td["family"], sd_arn, 2)
     arns = _tasks(ecs, cluster, name, 2)
     for i, (arn, port) in enumerate(zip(arns, ports, strict=True)):
         _running(ecs, cluster, arn, port, runtime=f"r{i}")
@@ -115,11 +111,7 @@ def test_a_registry_the_service_no_longer_lists_lets_go_of_its_tasks(
                          Attributes={"AWS_INSTANCE_IPV4": "10.0.0.9", "AWS_INSTANCE_PORT": "80"})
     cluster, _ = cluster_with_instances(ecs, 1)
     td = register_td(ecs)
-    name = unique("svc")
-    ecs.create_service(
-        cluster=cluster, serviceName=name, taskDefinition=td["family"], desiredCount=1,
-        serviceRegistries=[{"registryArn": r1_arn, "containerName": "web", "containerPort": 80}],
-    )
+    name = _registered_service(ecs, cluster, td["family"], r1_arn, 1)
     (arn,) = _tasks(ecs, cluster, name, 1)
     task_id = arn.rsplit("/", 1)[-1]
     _running(ecs, cluster, arn, 32000)
@@ -148,11 +140,7 @@ def test_a_new_host_port_moves_discover_instances_revision(server: Server) -> No
     zone, _, sd_arn = _registry(server, ["SRV"])
     cluster, _ = cluster_with_instances(ecs, 1)
     td = register_td(ecs)
-    name = unique("svc")
-    ecs.create_service(
-        cluster=cluster, serviceName=name, taskDefinition=td["family"], desiredCount=1,
-        serviceRegistries=[{"registryArn": sd_arn, "containerName": "web", "containerPort": 80}],
-    )
+    name = _registered_service(ecs, cluster, td["family"], sd_arn, 1)
     (arn,) = _tasks(ecs, cluster, name, 1)
     _running(ecs, cluster, arn, 32000)
     assert until(lambda: _srv_ports(server, f"web.{zone}") == [32000])
@@ -179,11 +167,7 @@ def test_stop_reaches_the_agent_only_after_deregistration(server: Server) -> Non
     ecs.create_cluster(clusterName=cluster)
     instance = register_instance(ecs, cluster)
     td = register_td(ecs)
-    name = unique("svc")
-    ecs.create_service(
-        cluster=cluster, serviceName=name, taskDefinition=td["family"], desiredCount=1,
-        serviceRegistries=[{"registryArn": sd_arn, "containerName": "web", "containerPort": 80}],
-    )
+    name = _registered_service(ecs, cluster, td["family"], sd_arn, 1)
     (arn,) = until(lambda: ecs.list_tasks(cluster=cluster, serviceName=name)["taskArns"])
     task_id = arn.rsplit("/", 1)[-1]
 
@@ -210,3 +194,14 @@ def test_stop_reaches_the_agent_only_after_deregistration(server: Server) -> Non
             await agent.close()
 
     asyncio.run(body())
+
+
+def _registered_service(ecs: Any, cluster: str, family: str, registry_arn: str,
+                        desired: int) -> str:
+    """A service of ``desired`` tasks registered in ``registry_arn`` (container web, port 80)."""
+    name = unique("svc")
+    ecs.create_service(
+        cluster=cluster, serviceName=name, taskDefinition=family, desiredCount=desired,
+        serviceRegistries=[{"registryArn": registry_arn, "containerName": "web", "containerPort": 80}],
+    )
+    return name

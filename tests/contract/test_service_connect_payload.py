@@ -82,16 +82,7 @@ def test_client_task_hears_of_api_endpoints_on_another_instance(server: Server) 
             assert inbound == {"upstream": "api", "containerName": "app", "containerPort": 80,
                                "ingressPort": 15000, "protocol": "http"}
 
-            ecs.submit_task_state_change(
-                cluster=api_cluster, task=api_task, status="RUNNING",
-                containers=[{"containerName": "app", "status": "RUNNING", "runtimeId": "r",
-                             "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
-                                                  "hostPort": 33000, "protocol": "tcp"},
-                                                 # bridge: the proxy's ingress, as its agent
-                                                 # reports it (containerPort: the ingress port)
-                                                 {"bindIP": "0.0.0.0", "containerPort": 15000,
-                                                  "hostPort": 40001, "protocol": "tcp"}]}],
-            )
+            _report_api_running(ecs, api_cluster, api_task)
             # The api task's Cloud Map instance reaches the client's agent, on another instance.
             pushed = await agent.next("TaskManifest", when=lambda m: (
                 (_section(m, client_task) or {}).get("endpoints", {}).get("api")))
@@ -168,14 +159,7 @@ def test_an_endpoint_reaches_callers_unhealthy_until_its_task_reports_healthy(
         try:
             await agent.next("TaskManifest", when=lambda m: _section(m, client_task))
             await api_agent.next("TaskManifest", when=lambda m: _section(m, api_task))
-            ecs.submit_task_state_change(
-                cluster=api_cluster, task=api_task, status="RUNNING",
-                containers=[{"containerName": "app", "status": "RUNNING", "runtimeId": "r",
-                             "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
-                                                  "hostPort": 33000, "protocol": "tcp"},
-                                                 {"bindIP": "0.0.0.0", "containerPort": 15000,
-                                                  "hostPort": 40001, "protocol": "tcp"}]}],
-            )
+            _report_api_running(ecs, api_cluster, api_task)
             # RUNNING, no check has passed yet: listed, but UNHEALTHY.
             latest = await agent.next("TaskManifest", when=lambda m: bool(health(m)))
             (endpoint,) = _section(latest, client_task)["endpoints"]["api"]
@@ -195,3 +179,16 @@ def test_an_endpoint_reaches_callers_unhealthy_until_its_task_reports_healthy(
             await api_agent.close()
 
     asyncio.run(body())
+
+
+def _report_api_running(ecs: Any, cluster: str, task: str) -> None:
+    """The api task RUNNING as its agent reports it: the app on host port 33000 and, bridge,
+    the proxy's ingress (containerPort: the ingress port 15000) on host port 40001."""
+    ecs.submit_task_state_change(
+        cluster=cluster, task=task, status="RUNNING",
+        containers=[{"containerName": "app", "status": "RUNNING", "runtimeId": "r",
+                     "networkBindings": [{"bindIP": "0.0.0.0", "containerPort": 80,
+                                          "hostPort": 33000, "protocol": "tcp"},
+                                         {"bindIP": "0.0.0.0", "containerPort": 15000,
+                                          "hostPort": 40001, "protocol": "tcp"}]}],
+    )
